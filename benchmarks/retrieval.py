@@ -1,0 +1,116 @@
+"""Retrieval quality, search latency and ingestion speed on the evaluation sets.
+
+For each set, builds a knowledge base from ``corpus.jsonl`` (one record per
+passage, with its own document id) in a benchmark home, then runs the dev
+questions through the same code as ``qiao eval retrieval``. Knowledge bases
+are kept in ``$QIAO_BENCH_HOME`` (default ``~/.cache/qiao-bench``), so a
+second run only measures retrieval; delete that folder to measure ingestion
+again. Results go to ``benchmarks/results/retrieval.json``.
+
+    python benchmarks/retrieval.py [--sets med_dialogue_neike,cmrc2018,kdconv_travel]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import data_dir, hardware, print_table, write_result  # noqa: E402
+from qiao.config import load_settings  # noqa: E402
+from qiao.knowledge import (  # noqa: E402
+    HybridRetriever,
+    KnowledgeBaseRegistry,
+    LoadOptions,
+    evaluate_retrieval,
+    ingest_paths,
+    read_qa,
+)
+
+ALL_SETS = ["med_dialogue_neike", "cmrc2018", "kdconv_travel"]
+
+
+def bench_home() -> Path:
+    return Path(os.environ.get("QIAO_BENCH_HOME", Path.home() / ".cache" / "qiao-bench"))
+
+
+def build(registry: KnowledgeBaseRegistry, name: str, corpus: Path) -> dict:
+    """Create and fill the knowledge base ``name``; return ingestion figures if it ingested."""
+    if not registry.exists(name):
+        registry.create(name)
+    with registry.open(name) as kb:
+        options = LoadOptions(id_field="doc_id", text_field="text", title_field="title")
+        report = ingest_paths(kb, [corpus], options)
+    if not report.chunks:
+        return {}
+    return {
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "seconds": round(report.seconds, 1),
+        "documents_per_s": round(report.documents / report.seconds, 2),
+        "embed_share": round(report.embed_seconds / report.seconds, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(ALL_SETS))
+    args = parser.parse_args()
+    root = data_dir()
+    settings = load_settings(bench_home())
+    registry = KnowledgeBaseRegistry(settings)
+    previous = Path(__file__).parent / "results" / "retrieval.json"
+    results = json.loads(previous.read_text())["results"] if previous.is_file() else {}
+    rows = []
+    for name in args.sets.split(","):
+        ingestion = build(registry, name, root / name / "corpus.jsonl")
+        qa = read_qa(root / name / "qa_dev.jsonl")
+        label = name
+        if name == "kdconv_travel":
+            # Context-dependent questions need query rewriting; this set
+            # measures the standalone ones, which name the attraction.
+            standalone = {
+                json.loads(line)["id"]
+                for line in (root / name / "qa_dev.jsonl").open(encoding="utf-8")
+                if json.loads(line).get("standalone")
+            }
+            qa = [row for row in qa if row.id in standalone]
+            label = f"{name} (standalone)"
+        with registry.open(name, read_only=True) as kb:
+            retriever = HybridRetriever(kb)
+            metrics = evaluate_retrieval(retriever, qa, [1, 5, 10])
+        entry = {**metrics, **({"ingestion": ingestion} if ingestion else {})}
+        if not ingestion and label in results and "ingestion" in results[label]:
+            entry["ingestion"] = results[label]["ingestion"]
+        results[label] = entry
+        rows.append(
+            [
+                label,
+                metrics["n"],
+                metrics["recall@1"],
+                metrics["recall@5"],
+                metrics["recall@10"],
+                metrics["mrr@10"],
+                metrics["p50_ms"],
+                metrics["p95_ms"],
+            ]
+        )
+    print(f"Hybrid retrieval, 4 fused lists, rrf_k={settings.retrieval.rrf_k}; {hardware()}")
+    print_table(["set", "n", "R@1", "R@5", "R@10", "MRR@10", "p50 ms", "p95 ms"], rows)
+    for label, entry in results.items():
+        if "ingestion" in entry:
+            print(label, "ingestion:", entry["ingestion"])
+    print(
+        "wrote",
+        write_result(
+            "retrieval", {"settings": {"rrf_k": settings.retrieval.rrf_k}, "results": results}
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()

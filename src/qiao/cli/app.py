@@ -1,0 +1,63 @@
+"""The ``qiao`` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+
+from qiao import __version__
+from qiao.cli import evaluate, kb
+from qiao.cli.ask import ask, search
+from qiao.cli.common import error_console, t
+from qiao.cli.demo import demo
+from qiao.errors import QiaoError
+from qiao.i18n import MESSAGES
+
+__all__ = ["app", "main"]
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="qiao",
+    help="Qiao (桥): cited answers from your own documents. / 基于自有文档、带引用的问答。",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(kb.app, name="kb")
+app.add_typer(evaluate.app, name="eval")
+app.command("ask")(ask)
+app.command("search")(search)
+app.command("demo")(demo)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the Qiao version."""
+    print(__version__)
+
+
+def main() -> None:
+    """Run the CLI; a Qiao error prints one message in the user's language and exits 1."""
+    try:
+        app(standalone_mode=False)
+    except QiaoError as error:
+        message = str(error)
+        if error.key and error.key in MESSAGES:
+            message = t(error.key, **error.params)
+        logger.debug("command failed", exc_info=True)
+        error_console.print(t("error", message=message), style="red", markup=False, highlight=False)
+        sys.exit(1)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except KeyboardInterrupt:
+        error_console.print(t("interrupted"))
+        sys.exit(130)

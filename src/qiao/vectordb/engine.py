@@ -1,0 +1,274 @@
+"""The engine: a folder of databases, each a folder of spaces, with one writer at a time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from qiao.errors import NotFoundError, StorageError
+from qiao.vectordb.errors import ErrorCode, VectorDBError
+from qiao.vectordb.fsutil import fsync_dir, write_json_atomic
+from qiao.vectordb.lock import EngineLock
+from qiao.vectordb.names import validate_name
+from qiao.vectordb.schema import SpaceSchema
+from qiao.vectordb.space import DEFAULT_SNAPSHOT_WAL_BYTES, Space
+
+__all__ = ["Engine"]
+
+logger = logging.getLogger(__name__)
+
+ENGINE_FILE = "engine.json"
+DATABASE_FILE = "db.json"
+SPACE_FILE = "space.json"
+FORMAT_VERSION = 1
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise StorageError(f"{path} is unreadable: {error}") from error
+
+
+class Engine:
+    """An embedded vector database stored in the folder ``path``.
+
+    Only one writer may open a folder at a time; a second one gets
+    LockedError. With ``read_only=True`` the engine takes no lock, writes
+    nothing and reads each space as it is when first opened.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        read_only: bool = False,
+        *,
+        snapshot_wal_bytes: int = DEFAULT_SNAPSHOT_WAL_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._snapshot_wal_bytes = snapshot_wal_bytes
+        self._mutex = threading.RLock()
+        self._spaces: dict[tuple[str, str], Space] = {}
+        self._lock: EngineLock | None = None
+        self._closed = False
+        if read_only:
+            if not (self.path / ENGINE_FILE).is_file():
+                raise NotFoundError(f"no vector database at {self.path}; check the path")
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = EngineLock(self.path)
+            self._initialize()
+        self._meta = _read_json(self.path / ENGINE_FILE)
+        logger.info("opened vector database %s%s", self.path, " read-only" if read_only else "")
+
+    def _initialize(self) -> None:
+        (self.path / "dbs").mkdir(exist_ok=True)
+        if not (self.path / ENGINE_FILE).is_file():
+            meta = {"format": FORMAT_VERSION, "next_db_id": 1, "next_space_id": 1}
+            write_json_atomic(self.path / ENGINE_FILE, meta)
+        for leftover in self.path.glob("dbs/**/.pending-*"):
+            logger.info("removing %s, left by an interrupted create or drop", leftover)
+            shutil.rmtree(leftover)
+
+    # Databases.
+
+    def _db_dir(self, name: str) -> Path:
+        return self.path / "dbs" / validate_name(name, "database")
+
+    def _existing_db_dir(self, name: str) -> Path:
+        directory = self._db_dir(name)
+        if not (directory / DATABASE_FILE).is_file():
+            raise VectorDBError(ErrorCode.DB_NOT_EXIST, f"database {name!r} does not exist")
+        return directory
+
+    def create_database(self, name: str) -> dict[str, Any]:
+        """Create a database and return ``{"id", "name"}``."""
+        with self._mutex:
+            self._check_writable()
+            directory = self._db_dir(name)
+            if directory.exists():
+                raise VectorDBError(ErrorCode.DB_EXIST, f"database {name!r} already exists")
+            info = {"id": self._next_id("next_db_id"), "name": name}
+            pending = self._pending_dir(directory.parent)
+            pending.mkdir()
+            (pending / "spaces").mkdir()
+            write_json_atomic(pending / DATABASE_FILE, info)
+            os.rename(pending, directory)
+            fsync_dir(directory.parent)
+        logger.info("created database %s", name)
+        return info
+
+    def describe_database(self, name: str) -> dict[str, Any]:
+        """Return ``{"id", "name"}`` of a database."""
+        return _read_json(self._existing_db_dir(name) / DATABASE_FILE)
+
+    def list_databases(self) -> list[str]:
+        """Return the database names, sorted."""
+        self._check_open()
+        folder = self.path / "dbs"
+        return sorted(path.name for path in folder.iterdir() if (path / DATABASE_FILE).is_file())
+
+    def drop_database(self, name: str) -> None:
+        """Delete an empty database; DB_NOT_EMPTY (202) if it still has spaces."""
+        with self._mutex:
+            self._check_writable()
+            directory = self._existing_db_dir(name)
+            spaces = self.list_spaces(name)
+            if spaces:
+                raise VectorDBError(
+                    ErrorCode.DB_NOT_EMPTY,
+                    f"database {name!r} still has spaces {spaces}; drop them first",
+                )
+            self._remove(directory)
+        logger.info("dropped database %s", name)
+
+    # Spaces.
+
+    def create_space(self, db: str, schema: dict[str, Any]) -> Space:
+        """Create a space from a Vearch space schema and return it open."""
+        parsed = SpaceSchema.from_dict(schema)
+        with self._mutex:
+            self._check_writable()
+            spaces_dir = self._existing_db_dir(db) / "spaces"
+            directory = spaces_dir / parsed.name
+            if directory.exists():
+                raise VectorDBError(
+                    ErrorCode.SPACE_EXIST, f"space {parsed.name!r} already exists in {db!r}"
+                )
+            info = {
+                "id": self._next_id("next_space_id"),
+                "name": parsed.name,
+                "db_name": db,
+                "schema": parsed.to_dict(),
+            }
+            pending = self._pending_dir(spaces_dir)
+            pending.mkdir()
+            write_json_atomic(pending / SPACE_FILE, info)
+            os.rename(pending, directory)
+            fsync_dir(spaces_dir)
+            space = self._open_space(db, directory)
+        logger.info("created space %s/%s", db, parsed.name)
+        return space
+
+    def get_space(self, db: str, name: str) -> Space:
+        """Return the open space ``name`` of database ``db``, opening it on first use."""
+        with self._mutex:
+            self._check_open()
+            space = self._spaces.get((db, name))
+            if space is not None:
+                return space
+            directory = self._existing_db_dir(db) / "spaces" / validate_name(name, "space")
+            if not (directory / SPACE_FILE).is_file():
+                raise VectorDBError(
+                    ErrorCode.SPACE_NOT_EXIST, f"space {name!r} does not exist in database {db!r}"
+                )
+            return self._open_space(db, directory)
+
+    def _open_space(self, db: str, directory: Path) -> Space:
+        info = _read_json(directory / SPACE_FILE)
+        schema = SpaceSchema.from_dict(info["schema"])
+        space = Space(
+            directory,
+            db,
+            info["id"],
+            schema,
+            read_only=self.read_only,
+            snapshot_wal_bytes=self._snapshot_wal_bytes,
+        )
+        self._spaces[(db, schema.name)] = space
+        return space
+
+    def list_spaces(self, db: str) -> list[str]:
+        """Return the space names of database ``db``, sorted."""
+        self._check_open()
+        spaces_dir = self._existing_db_dir(db) / "spaces"
+        return sorted(path.name for path in spaces_dir.iterdir() if (path / SPACE_FILE).is_file())
+
+    def drop_space(self, db: str, name: str) -> None:
+        """Close and delete a space with all its documents."""
+        with self._mutex:
+            self._check_writable()
+            directory = self._existing_db_dir(db) / "spaces" / validate_name(name, "space")
+            if not (directory / SPACE_FILE).is_file():
+                raise VectorDBError(
+                    ErrorCode.SPACE_NOT_EXIST, f"space {name!r} does not exist in database {db!r}"
+                )
+            space = self._spaces.pop((db, name), None)
+            if space is not None:
+                space.close(snapshot=False)
+            self._remove(directory)
+        logger.info("dropped space %s/%s", db, name)
+
+    # Helpers.
+
+    def _next_id(self, key: str) -> int:
+        value = int(self._meta[key])
+        self._meta[key] = value + 1
+        write_json_atomic(self.path / ENGINE_FILE, self._meta)
+        return value
+
+    @staticmethod
+    def _pending_dir(parent: Path) -> Path:
+        return parent / f".pending-{uuid.uuid4().hex}"
+
+    def _remove(self, directory: Path) -> None:
+        """Delete a folder so that a crash leaves it whole or gone: rename, then remove."""
+        pending = self._pending_dir(directory.parent)
+        os.rename(directory, pending)
+        fsync_dir(directory.parent)
+        shutil.rmtree(pending)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"vector database {self.path} is closed; open a new Engine")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            raise StorageError(
+                f"vector database {self.path} is open read-only; open it with read_only=False "
+                "to change it"
+            )
+
+    def close(self) -> None:
+        """Snapshot and close every open space, then release the write lock."""
+        with self._mutex:
+            if self._closed:
+                return
+            failures = []
+            try:
+                for space in self._spaces.values():
+                    try:
+                        space.close()
+                    except (StorageError, OSError) as error:
+                        logger.error(
+                            "closing space %s/%s failed: %s", space.db_name, space.name, error
+                        )
+                        failures.append(error)
+            finally:
+                self._spaces.clear()
+                if self._lock is not None:
+                    self._lock.release()
+                self._closed = True
+        logger.info("closed vector database %s", self.path)
+        if failures:
+            raise failures[0]
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
