@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from qiao.errors import InvalidInputError
+
 __all__ = ["MESSAGES", "detect_language", "set_language", "get_language", "translate"]
 
 LANGUAGES = ("zh", "en")
@@ -35,7 +37,9 @@ def _normalize(value: str) -> str:
         return "zh"
     if lowered.startswith("en") or lowered == "english":
         return "en"
-    raise ValueError(f"unknown language {value!r}; use zh or en")
+    raise InvalidInputError(
+        f"unknown language {value!r}; use zh or en", key="bad_lang", value=value
+    )
 
 
 def set_language(lang: str) -> None:
@@ -44,7 +48,13 @@ def set_language(lang: str) -> None:
 
 
 def get_language() -> str:
-    return _current or detect_language()
+    if _current:
+        return _current
+    try:
+        return detect_language()
+    except InvalidInputError:
+        # An invalid QIAO_LANG must not stop the error about it from being printed.
+        return "en"
 
 
 def translate(key: str, **params: object) -> str:
@@ -70,6 +80,11 @@ _add(
     "no_answer", "知识库中没有找到相关内容。", "The knowledge base has no answer to this question."
 )
 _add("interrupted", "已中断。", "Interrupted.")
+_add(
+    "bad_lang",
+    "未知的语言 {value!r}：请使用 zh 或 en。",
+    "Unknown language {value!r}; use zh or en.",
+)
 
 # Knowledge bases.
 _add("kb_created", "已创建知识库 {name}。", "Created knowledge base {name}.")
@@ -107,6 +122,11 @@ _add(
     "{failed} failed; {chunks} chunks written ({total} in total) in {seconds:.1f} s, "
     "{share:.0f}% of it embedding.",
 )
+_add(
+    "vectordb.locked",
+    "知识库数据 {path} 已被另一个正在写入的进程锁定。请等它结束（或停止它）后重试；提问和搜索不受影响。",
+    "Knowledge base data {path} is locked by another process that is writing to it. Wait until it finishes (or stop it) and try again; ask and search still work meanwhile.",
+)
 _add("file_skipped", "已跳过 {path}：{message}", "Skipped {path}: {message}")
 _add("embedding", "向量化", "Embedding")
 _add(
@@ -137,6 +157,16 @@ _add(
     "The question is {length} characters long; the maximum is {maximum}. Shorten it to the question itself.",
 )
 _add("evaluating", "评测中", "Evaluating")
+_add(
+    "bad_top_k",
+    "top-k 的值 {value} 无效：至少为 1。",
+    "Invalid top-k value {value}; it must be at least 1.",
+)
+_add(
+    "bad_k",
+    "--k 的值 {value!r} 无效：请给出以逗号分隔的正整数，例如 1,5,10。",
+    "Invalid --k value {value!r}; give positive integers separated by commas, e.g. 1,5,10.",
+)
 
 # Demo.
 _add(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 import typer
 
 from qiao import __version__
@@ -43,20 +42,14 @@ def version() -> None:
 def main() -> None:
     """Run the CLI; a Qiao error prints one message in the user's language and exits 1."""
     try:
-        app(standalone_mode=False)
+        # Standalone mode lets Typer print usage errors and turn typer.Exit into the exit status.
+        app()
     except QiaoError as error:
         message = str(error)
         if error.key and error.key in MESSAGES:
             message = t(error.key, **error.params)
         logger.debug("command failed", exc_info=True)
         error_console.print(t("error", message=message), style="red", markup=False, highlight=False)
-        sys.exit(1)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except typer.Abort:
         sys.exit(1)
     except KeyboardInterrupt:
         error_console.print(t("interrupted"))

@@ -43,7 +43,9 @@ def _parse_ks(value: str) -> list[int]:
         ks = []
     if not ks or min(ks) < 1:
         raise InvalidInputError(
-            f"invalid --k value {value!r}; give positive integers separated by commas, e.g. 1,5,10"
+            f"invalid --k value {value!r}; give positive integers separated by commas, e.g. 1,5,10",
+            key="bad_k",
+            value=value,
         )
     return ks
 

@@ -34,12 +34,16 @@ class QARow:
 
 
 def read_qa(path: Path, query_field: str = "question", limit: int | None = None) -> list[QARow]:
-    """Read a JSONL question file; each row needs the query field and a gold document id."""
+    """Read a JSONL question file; each row needs the query field and a gold document id.
+
+    Rows whose question is an empty string are skipped with a warning.
+    """
     if not path.is_file():
         raise NotFoundError(
             f"question file {str(path)!r} not found", key="path_not_found", path=str(path)
         )
     rows: list[QARow] = []
+    skipped = 0
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -48,9 +52,15 @@ def read_qa(path: Path, query_field: str = "question", limit: int | None = None)
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise InvalidInputError(f"{path}:{number}: invalid JSON: {error}") from error
+            if isinstance(record.get(query_field), str) and not record[query_field].strip():
+                # Real data sets contain the odd blank question; it cannot be asked.
+                skipped += 1
+                continue
             rows.append(_row(record, path, number, query_field))
             if limit is not None and len(rows) >= limit:
                 break
+    if skipped:
+        logger.warning("skipped %d rows of %s with an empty %r field", skipped, path, query_field)
     if not rows:
         raise InvalidInputError(f"question file {path} contains no rows")
     return rows

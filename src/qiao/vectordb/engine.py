@@ -13,8 +13,8 @@ from types import TracebackType
 from typing import Any
 
 from qiao.errors import NotFoundError, StorageError
+from qiao.fileio import fsync_directory, write_json_atomic
 from qiao.vectordb.errors import ErrorCode, VectorDBError
-from qiao.vectordb.fsutil import fsync_dir, write_json_atomic
 from qiao.vectordb.lock import EngineLock
 from qiao.vectordb.names import validate_name
 from qiao.vectordb.schema import SpaceSchema
@@ -102,7 +102,7 @@ class Engine:
             (pending / "spaces").mkdir()
             write_json_atomic(pending / DATABASE_FILE, info)
             os.rename(pending, directory)
-            fsync_dir(directory.parent)
+            fsync_directory(directory.parent)
         logger.info("created database %s", name)
         return info
 
@@ -153,7 +153,7 @@ class Engine:
             pending.mkdir()
             write_json_atomic(pending / SPACE_FILE, info)
             os.rename(pending, directory)
-            fsync_dir(spaces_dir)
+            fsync_directory(spaces_dir)
             space = self._open_space(db, directory)
         logger.info("created space %s/%s", db, parsed.name)
         return space
@@ -223,7 +223,7 @@ class Engine:
         """Delete a folder so that a crash leaves it whole or gone: rename, then remove."""
         pending = self._pending_dir(directory.parent)
         os.rename(directory, pending)
-        fsync_dir(directory.parent)
+        fsync_directory(directory.parent)
         shutil.rmtree(pending)
 
     def _check_open(self) -> None:

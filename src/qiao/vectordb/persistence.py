@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from qiao.errors import StorageError
+from qiao.fileio import fsync_directory
 from qiao.vectordb.field_indexes import new_field_index
-from qiao.vectordb.fsutil import fsync_dir
 from qiao.vectordb.index import VectorIndex
 from qiao.vectordb.mutations import apply_delete, apply_upsert
 from qiao.vectordb.records import decode_record
@@ -93,7 +93,7 @@ class SpacePersistence:
         self._wal_seq = sequences[-1] if sequences else self.manifest.wal_seq
         if not self.read_only:
             self._wal = WriteAheadLog(wal_path(self.directory, self._wal_seq))
-            fsync_dir(self.directory)
+            fsync_directory(self.directory)
             collect_garbage(self.directory, self.manifest)
         logger.info(
             "opened space %s: %d documents, %d log records replayed, %.2f s",
@@ -151,7 +151,7 @@ class SpacePersistence:
             self.directory, self.manifest, store, indexes, next_seq, rewrite_all=rewrite_all
         )
         new_wal = WriteAheadLog(wal_path(self.directory, next_seq))
-        fsync_dir(self.directory)
+        fsync_directory(self.directory)
         write_manifest(self.directory, manifest)
         self._wal.close()
         self._wal, self._wal_seq, self.manifest = new_wal, next_seq, manifest

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qiao.errors import StorageError
-from qiao.vectordb.fsutil import write_json_atomic
+from qiao.fileio import write_json_atomic
 
 __all__ = ["MANIFEST_NAME", "FileRef", "Manifest", "SegmentInfo", "read_manifest", "write_manifest"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from qiao.errors import StorageError
-from qiao.vectordb.fsutil import fsync_dir, write_bytes_durable
+from qiao.fileio import fsync_directory, write_bytes_durable
 
 __all__ = [
     "SegmentData",
@@ -56,8 +56,8 @@ def write_segment(
     for name, content in files.items():
         write_bytes_durable(directory / name, content)
         checksums[name] = zlib.crc32(content)
-    fsync_dir(directory)
-    fsync_dir(directory.parent)
+    fsync_directory(directory)
+    fsync_directory(directory.parent)
     return checksums
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from qiao.errors import StorageError
+from qiao.fileio import fsync_directory, write_bytes_durable
 from qiao.vectordb.field_indexes import index_spec_for, new_field_index
-from qiao.vectordb.fsutil import fsync_dir, write_bytes_durable
 from qiao.vectordb.index import VectorIndex, load_vector_index
 from qiao.vectordb.schema import SpaceSchema
 from qiao.vectordb.segments.manifest import FileRef, Manifest, SegmentInfo
@@ -94,7 +94,7 @@ def write_snapshot(
             path = folder / f"index-{generation:08d}-{position}.faiss"
             saved_indexes[spec.name] = _write_file(path, index.serialize())
 
-    fsync_dir(folder)
+    fsync_directory(folder)
     return Manifest(generation, next_wal_seq, stop, segments, tombstones, saved_indexes)
 
 
@@ -186,5 +186,5 @@ def collect_garbage(space_dir: Path, manifest: Manifest) -> None:
                 remove_tree(path)
             else:
                 path.unlink()
-        fsync_dir(folder)
-    fsync_dir(space_dir)
+        fsync_directory(folder)
+    fsync_directory(space_dir)
