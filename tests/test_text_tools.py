@@ -67,3 +67,15 @@ def test_answer_metrics():
     assert 0 < char_f1("旺季60元", "60元") < 1
     assert char_f1("完全不同", "60元") == 0.0
     assert rouge_l("abcd", "abdc") == 0.75
+
+
+def test_label_search_auto_by_label_length():
+    from qiao.knowledge.retriever import _label_search_enabled
+
+    faq = ["高血压患者能吃党参吗？", "经常感冒咳嗽反反复复要如何治疗？", "糖尿病还会遗传吗"]
+    names = ["故宫", "颐和园", "八达岭长城"]
+    assert _label_search_enabled("auto", faq)
+    assert not _label_search_enabled("auto", names)
+    assert not _label_search_enabled("auto", [])
+    assert _label_search_enabled("on", names)
+    assert not _label_search_enabled("off", faq)

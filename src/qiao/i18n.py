@@ -185,3 +185,8 @@ _add(
     "找不到示例文件夹 examples/beijing-travel。请在 Qiao 源码目录中运行，或用 --path 指定文件夹。",
     "The example folder examples/beijing-travel was not found. Run the demo from the Qiao source checkout or pass --path.",
 )
+_add(
+    "generation_off",
+    '生成模型未开启：以上回答摘录自检索到的段落。开启生成：pip install -e ".[llm]"，或设置 QIAO_GENERATOR=openai 及 QIAO_LLM_BASE_URL、QIAO_LLM_MODEL。',
+    'Generation is off: the answer above quotes the retrieved passages. To turn it on: pip install -e ".[llm]", or set QIAO_GENERATOR=openai with QIAO_LLM_BASE_URL and QIAO_LLM_MODEL.',
+)

@@ -29,9 +29,10 @@ def print_sources(answer: Answer) -> None:
         heading = f" · {escape(citation.heading)}" if citation.heading else ""
         console.print(f"  [{citation.index}] {escape(short_source(citation.source))}{heading}")
         console.print(f"      {escape(citation.snippet)}", style="dim")
-    if answer.notice:
+    if answer.mode == "extractive" and answer.notice:
         console.print()
-        console.print(escape(answer.notice), style="yellow")
+        console.print(t("generation_off"), style="yellow", markup=False)
+        console.print(escape(answer.notice), style="dim")
 
 
 def print_hits(hits: list[Hit]) -> None:

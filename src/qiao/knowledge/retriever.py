@@ -13,6 +13,7 @@ from qiao.knowledge.bm25 import BM25Index
 from qiao.knowledge.chunk_store import LABEL_VECTOR, VECTOR, StoredChunk
 from qiao.knowledge.chunker import chunk_context, chunk_label
 from qiao.knowledge.fusion import reciprocal_rank_fusion
+from qiao.knowledge.sentences import content_chars
 from qiao.knowledge.tokenizers import get_tokenizer
 
 __all__ = ["MAX_QUERY_CHARS", "Hit", "HybridRetriever", "check_query"]
@@ -71,10 +72,11 @@ def check_query(query: str) -> str:
 class HybridRetriever:
     """Searches one open knowledge base with dense vectors and BM25.
 
-    Four ranked lists are fused by reciprocal rank: dense search over the
-    context vectors and over the label vectors (title and heading path), and
-    BM25 over the context texts and over the labels. Labels often carry the
-    question an FAQ entry answers, which the body text does not repeat.
+    Up to four ranked lists are fused by reciprocal rank: dense search over
+    the context vectors and BM25 over the context texts, plus, when label
+    search is on, dense search over the label vectors (title and heading
+    path) and BM25 over the labels. FAQ labels carry the question an entry
+    answers, which matches user questions better than the answer text does.
     """
 
     def __init__(self, kb: KnowledgeBase) -> None:
@@ -87,11 +89,17 @@ class HybridRetriever:
         ids = list(self.chunks)
         tokenizer = get_tokenizer(kb.info.tokenizer)
         self.bm25 = BM25Index(ids, [chunk_context(self.chunks[i]) for i in ids], tokenizer)
-        self.label_bm25 = BM25Index(ids, [chunk_label(self.chunks[i]) for i in ids], tokenizer)
+        labels = [chunk_label(self.chunks[i]) for i in ids]
+        self.label_search = _label_search_enabled(settings.label_search, labels)
+        if self.label_search:
+            self.label_bm25 = BM25Index(ids, labels, tokenizer)
+        else:
+            self.label_bm25 = BM25Index([], [], tokenizer)
         logger.info(
-            "opened retriever on %s: %d chunks, BM25 built in %.2f s",
+            "opened retriever on %s: %d chunks, label search %s, BM25 built in %.2f s",
             kb.name,
             len(ids),
+            "on" if self.label_search else "off",
             time.perf_counter() - began,
         )
 
@@ -107,7 +115,7 @@ class HybridRetriever:
         # Dense candidates from the vector database, on both vector fields.
         vector = self.kb.embedder.embed_query(query)
         dense = self.kb.store.search(vector, depth, VECTOR)
-        dense_label = self.kb.store.search(vector, depth, LABEL_VECTOR)
+        dense_label = self.kb.store.search(vector, depth, LABEL_VECTOR) if self.label_search else []
         for chunk, _ in dense + dense_label:
             self.chunks.setdefault(chunk.id, chunk)
         # Only context similarity is reported: short labels match unrelated
@@ -138,3 +146,17 @@ class HybridRetriever:
             )
             for rank, (key, score) in enumerate(fused[:top_k], start=1)
         ]
+
+
+# Median label length, in content characters, from which "auto" turns label
+# search on. FAQ questions are longer; names of places or articles shorter.
+LABEL_MIN_CHARS = 8
+
+
+def _label_search_enabled(mode: str, labels: list[str]) -> bool:
+    if mode != "auto":
+        return mode == "on"
+    if not labels:
+        return False
+    lengths = sorted(len(content_chars(label)) for label in labels)
+    return lengths[len(lengths) // 2] >= LABEL_MIN_CHARS
