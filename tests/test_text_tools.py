@@ -79,3 +79,22 @@ def test_label_search_auto_by_label_length():
     assert not _label_search_enabled("auto", [])
     assert _label_search_enabled("on", names)
     assert not _label_search_enabled("off", faq)
+
+
+def test_bm25_cache_round_trip(tmp_path):
+    from qiao.knowledge.bm25 import BM25Index
+
+    texts = ["故宫门票旺季60元", "颐和园在海淀区", "天坛公园开放时间"]
+    built = BM25Index.cached(tmp_path / "bm25", ["a", "b", "c"], lambda: texts, bigram_tokens)
+    assert (tmp_path / "bm25" / "keys.json").is_file()
+
+    def fail() -> list[str]:
+        raise AssertionError("the saved index should have been loaded")
+
+    loaded = BM25Index.cached(tmp_path / "bm25", ["a", "b", "c"], fail, bigram_tokens)
+    assert loaded.search("颐和园", 2) == built.search("颐和园", 2)
+    assert loaded.search("颐和园", 2)[0][0] == "b"
+
+    # Other keys in the same folder are not trusted: the index is rebuilt.
+    rebuilt = BM25Index.cached(tmp_path / "bm25", ["x", "y", "z"], lambda: texts, bigram_tokens)
+    assert rebuilt.search("颐和园", 1)[0][0] == "y"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,8 @@ class KnowledgeBase:
         )
         self.info.version += 1
         write_json_atomic(self.path / "kb.json", self.info.to_json())
+        # Indexes cached for older versions can no longer be used.
+        shutil.rmtree(self.path / "cache", ignore_errors=True)
 
     def stats(self) -> dict[str, Any]:
         return {

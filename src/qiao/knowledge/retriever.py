@@ -88,13 +88,19 @@ class HybridRetriever:
         self.chunks = {chunk.id: chunk for chunk in kb.store.scan()}
         ids = list(self.chunks)
         tokenizer = get_tokenizer(kb.info.tokenizer)
-        self.bm25 = BM25Index(ids, [chunk_context(self.chunks[i]) for i in ids], tokenizer)
+        cache = kb.path / "cache" / f"v{kb.info.version}-{kb.info.tokenizer}"
+        self.bm25 = BM25Index.cached(
+            cache / "bm25-context",
+            ids,
+            lambda: [chunk_context(self.chunks[i]) for i in ids],
+            tokenizer,
+        )
         labels = [chunk_label(self.chunks[i]) for i in ids]
         self.label_search = _label_search_enabled(settings.label_search, labels)
-        if self.label_search:
-            self.label_bm25 = BM25Index(ids, labels, tokenizer)
-        else:
-            self.label_bm25 = BM25Index([], [], tokenizer)
+        label_ids = ids if self.label_search else []
+        self.label_bm25 = BM25Index.cached(
+            cache / "bm25-label", label_ids, lambda: labels if label_ids else [], tokenizer
+        )
         logger.info(
             "opened retriever on %s: %d chunks, label search %s, BM25 built in %.2f s",
             kb.name,
