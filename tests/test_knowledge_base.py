@@ -141,6 +141,15 @@ def test_search_hit_offsets_match_document(travel: Travel) -> None:
         assert hit.chunk.title == document.title
 
 
+def test_search_title_in_question_ranks_first(travel: Travel) -> None:
+    retriever = HybridRetriever(travel.kb)
+
+    for question, title in (("故宫几点关门？", "故宫"), ("去颐和园要带什么？", "颐和园")):
+        hits = retriever.search(question, top_k=3)
+        assert hits[0].chunk.title == title
+    assert retriever._title_matches("火星有空气吗", 10) == []
+
+
 def test_answer_cites_ticket_price(travel: Travel) -> None:
     answer = travel.answerer.ask("故宫的门票多少钱？")
 

@@ -77,6 +77,7 @@ class HybridRetriever:
     search is on, dense search over the label vectors (title and heading
     path) and BM25 over the labels. FAQ labels carry the question an entry
     answers, which matches user questions better than the answer text does.
+    A last list holds the chunks whose title occurs in the question.
     """
 
     def __init__(self, kb: KnowledgeBase) -> None:
@@ -101,6 +102,11 @@ class HybridRetriever:
         self.label_bm25 = BM25Index.cached(
             cache / "bm25-label", label_ids, lambda: labels if label_ids else [], tokenizer
         )
+        # Titles that name an entity: a question that contains one is about it.
+        self.titles: dict[str, list[str]] = {}
+        for chunk_id, chunk in self.chunks.items():
+            if len(content_chars(chunk.title)) >= MIN_TITLE_CHARS:
+                self.titles.setdefault(chunk.title, []).append(chunk_id)
         logger.info(
             "opened retriever on %s: %d chunks, label search %s, BM25 built in %.2f s",
             kb.name,
@@ -139,6 +145,7 @@ class HybridRetriever:
                 [chunk.id for chunk, _ in dense_label],
                 [key for key, _ in keyword],
                 [key for key, _ in keyword_label],
+                self._title_matches(query, depth),
             ],
             k=self.rrf_k,
         )
@@ -153,6 +160,17 @@ class HybridRetriever:
             for rank, (key, score) in enumerate(fused[:top_k], start=1)
         ]
 
+    def _title_matches(self, query: str, depth: int) -> list[str]:
+        """Return chunks whose title occurs in the query, longest (most specific) title first."""
+        lowered = query.lower()
+        matched = sorted(
+            (title for title in self.titles if title.lower() in lowered), key=len, reverse=True
+        )
+        return [chunk_id for title in matched for chunk_id in self.titles[title]][:depth]
+
+
+# Titles shorter than this many content characters are not matched in questions.
+MIN_TITLE_CHARS = 2
 
 # Median label length, in content characters, from which "auto" turns label
 # search on. FAQ questions are longer; names of places or articles shorter.
