@@ -647,3 +647,71 @@ def test_ask_with_local_model(travel: Travel) -> None:
     assert "60" in answer["answer"]
     assert "[1]" in answer["answer"]
     assert answer["citations"][0]["doc_id"] == "TRV-0624_故宫"
+
+
+def test_empty_base_lists_and_rejects_ask(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_environment(monkeypatch)
+    assert qiao("kb", "create", "empty", "--home", home).exit_code == 0
+
+    listed = qiao("kb", "list", "--json", "--home", home)
+    assert listed.exit_code == 0
+    assert [row["chunks"] for row in listed.json()] == [0]
+
+    asked = qiao("ask", "empty", "故宫的门票多少钱？", "--generator", "extractive", "--home", home)
+    assert asked.exit_code == 1
+    assert asked.contains("is empty")
+    assert asked.contains("qiao kb add empty")
+
+
+def test_damaged_base_keeps_others_listed(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_environment(monkeypatch)
+    for name in ("good", "bad"):
+        assert qiao("kb", "create", name, "--home", home).exit_code == 0
+    (home / "kb" / "bad" / "kb.json").write_text('{"name": "bad", "chunk_size": "abc"}')
+
+    listed = qiao("kb", "list", "--home", home)
+    assert listed.exit_code == 0
+    assert listed.contains("good")
+    assert listed.contains("damaged")
+
+    shown = qiao("kb", "show", "bad", "--home", home)
+    assert shown.exit_code == 1
+    assert shown.contains("kb.json")
+    assert shown.contains("qiao kb delete bad")
+
+
+def test_home_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_environment(monkeypatch)
+    file = tmp_path / "afile"
+    file.write_text("x")
+
+    result = qiao("kb", "list", "--home", file)
+    assert result.exit_code == 1
+    assert result.contains("is a file, not a folder")
+
+
+def test_eval_accepts_gold_lists_and_rejects_bad_rows(
+    travel: Travel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean_environment(monkeypatch)
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(
+        json.dumps({"question": "故宫的门票多少钱？", "gold_doc_id": ["TRV-0624_故宫"]})
+        + "\n"
+        + json.dumps({"question": "颐和园在哪里？", "gold_doc_ids": "TRV-1107_颐和园"})
+        + "\n",
+        encoding="utf-8",
+    )
+    result = qiao("eval", "retrieval", "travel", "--qa", qa, "--json", "--home", travel.home)
+    assert result.exit_code == 0
+    assert result.json()["recall@5"] == 1.0
+
+    qa.write_text("[1, 2, 3]\n", encoding="utf-8")
+    result = qiao("eval", "retrieval", "travel", "--qa", qa, "--home", travel.home)
+    assert result.exit_code == 1
+    assert result.contains("expected one JSON object per line")
+
+    qa.write_bytes("故宫".encode("gb18030") + b"\xff\n")
+    result = qiao("eval", "retrieval", "travel", "--qa", qa, "--home", travel.home)
+    assert result.exit_code == 1
+    assert result.contains("not UTF-8")

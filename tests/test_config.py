@@ -66,3 +66,19 @@ def test_translate_both_languages():
     assert translate("kb_created", name="x") == "已创建知识库 x。"
     set_language("en")
     assert translate("kb_created", name="x") == "Created knowledge base x."
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[retrieval]\nrrf_k = -10\n", "retrieval.rrf_k = -10"),
+        ("[retrieval]\ncandidates = 0\n", "retrieval.candidates = 0"),
+        ("[generator]\nmax_tokens = -1\n", "generator.max_tokens = -1"),
+        ("[generator]\ntemperature = 7\n", "generator.temperature = 7"),
+    ],
+)
+def test_out_of_range_settings(home: Path, text: str, message: str):
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_settings()

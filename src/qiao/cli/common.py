@@ -41,7 +41,8 @@ def setup(home: Path | None, lang: str | None, **overrides: Any) -> Settings:
     ``overrides`` are dotted setting names given by command options.
     """
     set_language(detect_language(lang))
-    level = os.environ.get("QIAO_LOG_LEVEL", "WARNING").upper()
+    # Problems reach the user as translated messages; logs are for QIAO_LOG_LEVEL=INFO or DEBUG.
+    level = os.environ.get("QIAO_LOG_LEVEL", "ERROR").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(home, lang=lang, **overrides)
     if settings.lang and not lang:

@@ -33,7 +33,9 @@ QAOption = Annotated[
     ),
 ]
 LimitOption = Annotated[int | None, typer.Option(help="Evaluate only the first N questions.")]
-QueryFieldOption = Annotated[str, typer.Option(help="Field of each row that holds the question.")]
+QueryFieldOption = Annotated[
+    str, typer.Option(help="Field of each row that contains the question.")
+]
 
 
 def _parse_ks(value: str) -> list[int]:

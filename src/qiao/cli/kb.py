@@ -11,6 +11,7 @@ from rich.table import Table
 
 from qiao.cli.common import HomeOption, JsonOption, LangOption, console, error_console, setup, t
 from qiao.cli.progress import ChunkProgress, progress_bar
+from qiao.errors import QiaoError
 from qiao.knowledge import KnowledgeBaseRegistry, LoadOptions, ingest_paths
 
 __all__ = ["app"]
@@ -35,8 +36,13 @@ def list_(home: HomeOption = None, lang: LangOption = None, as_json: JsonOption 
     registry = KnowledgeBaseRegistry(settings)
     rows = []
     for name in registry.names():
-        with registry.open(name, read_only=True) as kb:
-            rows.append(kb.stats())
+        try:
+            with registry.open(name, read_only=True) as kb:
+                rows.append(kb.stats())
+        except QiaoError as error:
+            # One damaged base must not hide the others.
+            error_console.print(t("error", message=str(error)), style="red", markup=False)
+            rows.append({"name": name, "error": str(error)})
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return
@@ -47,6 +53,9 @@ def list_(home: HomeOption = None, lang: LangOption = None, as_json: JsonOption 
         t("col_name"), t("col_files"), t("col_documents"), t("col_chunks"), t("col_created")
     )
     for row in rows:
+        if "error" in row:
+            table.add_row(row["name"], "-", "-", "-", t("damaged"))
+            continue
         table.add_row(
             row["name"],
             str(row["files"]),
@@ -146,5 +155,6 @@ def add(
                 share=embed_share * 100,
             )
         )
-    if report.failed and not (report.added or report.replaced or report.unchanged):
+    if report.failed:
+        # Some files were not added: the command did not fully succeed.
         raise typer.Exit(1)

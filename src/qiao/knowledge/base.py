@@ -52,11 +52,25 @@ class FileRecord:
 
 
 def read_info(path: Path) -> KnowledgeBaseInfo:
+    """Read and check ``kb.json``; a damaged file raises an error that names it and the fix."""
+    file = path / "kb.json"
     try:
-        data = json.loads((path / "kb.json").read_text(encoding="utf-8"))
-        return KnowledgeBaseInfo(**data)
+        data = json.loads(file.read_text(encoding="utf-8"))
+        info = KnowledgeBaseInfo(**data)
+        for field in dataclasses.fields(KnowledgeBaseInfo):
+            expected = int if field.type in ("int", int) else str
+            if not isinstance(getattr(info, field.name), expected):
+                raise TypeError(f"field {field.name!r} must be a {expected.__name__}")
+        return info
     except (OSError, ValueError, TypeError) as error:
-        raise StorageError(f"cannot read {path / 'kb.json'}: {error}") from error
+        raise StorageError(
+            f"cannot read {file}: {error}; restore the file, or delete the knowledge base "
+            f"with 'qiao kb delete {path.name}' and create it again",
+            key="kb_damaged",
+            file=str(file),
+            name=path.name,
+            detail=str(error),
+        ) from error
 
 
 class KnowledgeBase:
@@ -109,8 +123,14 @@ class KnowledgeBase:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return {name: FileRecord(**record) for name, record in data.items()}
-        except (OSError, ValueError, TypeError) as error:
-            raise StorageError(f"cannot read {path}: {error}") from error
+        except (OSError, ValueError, TypeError, AttributeError) as error:
+            raise StorageError(
+                f"cannot read {path}: {error}; delete the file and run 'qiao kb add' again "
+                "(unchanged files are then re-embedded once)",
+                key="files_damaged",
+                file=str(path),
+                detail=str(error),
+            ) from error
 
     def save_files(self) -> None:
         """Persist the file records and bump the version (writers only)."""

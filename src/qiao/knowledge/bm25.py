@@ -46,8 +46,8 @@ class BM25Index:
     ) -> BM25Index:
         """Load the index saved in ``folder`` if it has the same keys, else build and save it.
 
-        The caller names ``folder`` after the data version, so a folder never
-        holds an index of other texts. Failing to save (a read-only home) only
+        The caller names ``folder`` after the data version, so a folder
+        contains no index of other texts. Failing to save (a read-only home) only
         costs the rebuild next time.
         """
         keys = list(keys)

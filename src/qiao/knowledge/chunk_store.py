@@ -102,9 +102,13 @@ class ChunkStore:
     """Upsert, delete, scan and search the chunks of one knowledge base."""
 
     def __init__(self, path: Path, dim: int, read_only: bool = False) -> None:
-        self.engine = Engine(path, read_only=read_only)
         self.dim = dim
         self.space: Space | None = None
+        self.engine: Engine | None = None
+        if read_only and not path.exists():
+            # A base created but never written to has no store yet: it is empty.
+            return
+        self.engine = Engine(path, read_only=read_only)
         has_database = DATABASE in _names(self.engine.list_databases())
         if has_database and SPACE in _names(self.engine.list_spaces(DATABASE)):
             self.space = self.engine.get_space(DATABASE, SPACE)
@@ -118,7 +122,8 @@ class ChunkStore:
         return 0 if self.space is None else int(self.space.doc_num)
 
     def close(self) -> None:
-        self.engine.close()
+        if self.engine is not None:
+            self.engine.close()
 
     def replace_file(
         self,

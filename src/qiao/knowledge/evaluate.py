@@ -38,27 +38,36 @@ def read_qa(path: Path, query_field: str = "question", limit: int | None = None)
 
     Rows whose question is an empty string are skipped with a warning.
     """
+    if limit is not None and limit < 1:
+        raise InvalidInputError(f"invalid --limit {limit}; use a positive number of questions")
+    if path.exists() and not path.is_file():
+        raise InvalidInputError(f"question file {str(path)!r} is a folder; give a JSONL file")
     if not path.is_file():
         raise NotFoundError(
             f"question file {str(path)!r} not found", key="path_not_found", path=str(path)
         )
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise InvalidInputError(f"question file {path} is not UTF-8 text: {error}") from error
     rows: list[QARow] = []
     skipped = 0
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InvalidInputError(f"{path}:{number}: invalid JSON: {error}") from error
-            if isinstance(record.get(query_field), str) and not record[query_field].strip():
-                # Real data sets contain the odd blank question; it cannot be asked.
-                skipped += 1
-                continue
-            rows.append(_row(record, path, number, query_field))
-            if limit is not None and len(rows) >= limit:
-                break
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InvalidInputError(f"{path}:{number}: invalid JSON: {error}") from error
+        if not isinstance(record, dict):
+            raise InvalidInputError(f"{path}:{number}: expected one JSON object per line")
+        if isinstance(record.get(query_field), str) and not record[query_field].strip():
+            # Real data sets contain the odd blank question; it cannot be asked.
+            skipped += 1
+            continue
+        rows.append(_row(record, path, number, query_field))
+        if limit is not None and len(rows) >= limit:
+            break
     if skipped:
         logger.warning("skipped %d rows of %s with an empty %r field", skipped, path, query_field)
     if not rows:
@@ -72,9 +81,11 @@ def _row(record: dict[str, Any], path: Path, number: int, query_field: str) -> Q
         raise InvalidInputError(
             f"{path}:{number}: missing text field {query_field!r}; pass --query-field"
         )
-    gold = set(record.get("gold_doc_ids") or [])
-    if record.get("gold_doc_id"):
-        gold.add(str(record["gold_doc_id"]))
+    gold: set[str] = set()
+    for field in ("gold_doc_id", "gold_doc_ids"):
+        value = record.get(field)
+        # Either field may contain one id or a list of ids.
+        gold.update(str(item) for item in (value if isinstance(value, list) else [value]) if item)
     if not gold:
         raise InvalidInputError(f"{path}:{number}: missing 'gold_doc_id' or 'gold_doc_ids'")
     answers = record.get("answers") or ([record["answer"]] if record.get("answer") else [])

@@ -36,7 +36,7 @@ ANSWER_CUES = {
 }
 
 
-# Function characters: a bigram containing one (such as "宫的") says little.
+# Function characters: a bigram that contains one (such as "宫的") carries little meaning.
 FUNCTION_CHARS = set("的了吗呢吧啊么是有在和与及也都就还又")
 
 
@@ -49,10 +49,11 @@ def expand_question(question: str) -> str:
 def extract_answer(question: str, hits: list[Hit]) -> str:
     """Return the sentences that share the most words with ``question``, in passage order.
 
-    A sentence scores the share of the question's character bigrams found in
-    the sentence, plus a smaller share for those found only in the passage's
-    title or heading, so that "门票" selects the ticket line of the passage about
-    the attraction the question names.
+    A sentence scores the share of the question's character bigrams (plus the
+    answer cues of its question words) found in the sentence or in its
+    passage's title and heading. It must match at least one bigram outside
+    the title, so that "门票" selects the ticket line of the passage about the
+    attraction the question names.
     """
     question_bigrams = {
         bigram

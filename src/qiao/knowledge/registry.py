@@ -68,6 +68,8 @@ class KnowledgeBaseRegistry:
         )
         path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path / "kb.json", info.to_json())
+        # Create the empty store now, so that readers find a complete base.
+        self.open(name).close()
         logger.info("created knowledge base %s at %s", name, path)
         return info
 

@@ -72,10 +72,10 @@ def check_query(query: str) -> str:
 class HybridRetriever:
     """Searches one open knowledge base with dense vectors and BM25.
 
-    Up to four ranked lists are fused by reciprocal rank: dense search over
-    the context vectors and BM25 over the context texts, plus, when label
-    search is on, dense search over the label vectors (title and heading
-    path) and BM25 over the labels. FAQ labels carry the question an entry
+    Ranked lists are fused by reciprocal rank: dense search over the context
+    vectors and BM25 over the context texts. When label search is on, dense
+    search over the label vectors (title and heading path) and BM25 over the
+    labels add two more. FAQ labels carry the question an entry
     answers, which matches user questions better than the answer text does.
     A last list holds the chunks whose title occurs in the question.
     """
@@ -118,6 +118,13 @@ class HybridRetriever:
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """Return the ``top_k`` best chunks for ``query``, best first."""
         query = check_query(query)
+        if not self.chunks:
+            raise InvalidInputError(
+                f"knowledge base {self.kb.name!r} is empty; add documents with "
+                f"'qiao kb add {self.kb.name} PATH'",
+                key="kb_empty",
+                name=self.kb.name,
+            )
         if top_k < 1:
             raise InvalidInputError(
                 f"top-k {top_k} must be at least 1", key="bad_top_k", value=top_k
