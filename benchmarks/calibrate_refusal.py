@@ -27,7 +27,7 @@ from qiao.knowledge import KnowledgeBaseRegistry  # noqa: E402
 from qiao.knowledge.chunk_store import VECTOR  # noqa: E402
 
 SETS = ["med_dialogue_neike", "cmrc2018", "kdconv_travel"]
-THRESHOLDS = [round(0.76 + 0.01 * i, 2) for i in range(12)]
+THRESHOLDS = [round(0.80 + 0.01 * i, 2) for i in range(13)]
 
 
 def questions(root: Path, name: str, limit: int) -> list[str]:

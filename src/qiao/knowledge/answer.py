@@ -20,9 +20,8 @@ __all__ = ["Answer", "Answerer", "DEFAULT_MIN_DENSE_SCORE"]
 logger = logging.getLogger(__name__)
 
 # Cosine similarity of the best dense hit below which a question counts as
-# outside the knowledge base. Calibrated for multilingual-e5-small by
-# benchmarks/calibrate_refusal.py; other embedders need their own value.
-DEFAULT_MIN_DENSE_SCORE = 0.80
+# outside the knowledge base; the setting retrieval.min_dense_score overrides it.
+DEFAULT_MIN_DENSE_SCORE = 0.87
 # Generated answers in which fewer sentences than this share are supported by
 # any passage are treated as answered from outside the knowledge base.
 MIN_SUPPORTED_SHARE = 0.2
@@ -107,6 +106,7 @@ class Answerer:
             yield self._refusal(question, hits, timings, mode="none")
             return
 
+        hits = focus_on_named_title(question, hits)
         if self.generator is None:
             yield from self._extractive(question, hits, timings, self.notice)
             return
@@ -204,3 +204,18 @@ def _complete_prefix(text: str) -> str:
     if len(sentences) < 2:
         return ""
     return text[: sentences[-2].end]
+
+
+def focus_on_named_title(question: str, hits: list[Hit]) -> list[Hit]:
+    """Keep only the passages titled with the name the question contains, if any.
+
+    "故宫几点开门？" is about 故宫: passages about 天坛 that mention 故宫 as a
+    nearby sight only tempt a small model to copy their opening hours.
+    """
+    named = [
+        hit.chunk.title for hit in hits if len(hit.chunk.title) >= 2 and hit.chunk.title in question
+    ]
+    if not named:
+        return hits
+    title = max(named, key=len)
+    return [hit for hit in hits if hit.chunk.title == title]

@@ -32,6 +32,7 @@ def build_answerer(
         HybridRetriever(kb),
         generator,
         top_k=settings.retrieval.top_k,
+        min_dense_score=settings.retrieval.min_dense_score,
         max_tokens=settings.generator.max_tokens,
         temperature=settings.generator.temperature,
         notice=notice,
