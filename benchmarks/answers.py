@@ -5,7 +5,7 @@ answers run on every dev question; a generator runs on the first ``--limit``
 questions of each set, because CPU generation takes seconds per answer.
 Results go to ``benchmarks/results/answers.json``.
 
-    python benchmarks/answers.py [--generators extractive,llama] [--limit 50]
+    python benchmarks/answers.py [--generators extractive,llama] [--limit 25] [--max-tokens 200]
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ COLUMNS = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generators", default="extractive,llama")
-    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--limit", type=int, default=25)
+    parser.add_argument("--max-tokens", type=int, default=200)
     parser.add_argument("--sets", default=",".join(ALL_SETS))
     args = parser.parse_args()
     root = data_dir()
@@ -49,7 +50,9 @@ def main() -> None:
     results = json.loads(previous.read_text())["results"] if previous.is_file() else {}
     rows = []
     for generator in args.generators.split(","):
-        settings = load_settings(bench_home(), **{"generator.kind": generator})
+        settings = load_settings(
+            bench_home(), **{"generator.kind": generator, "generator.max_tokens": args.max_tokens}
+        )
         registry = KnowledgeBaseRegistry(settings)
         limit = None if generator == "extractive" else args.limit
         for name in args.sets.split(","):

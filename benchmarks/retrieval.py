@@ -7,7 +7,7 @@ are kept in ``$QIAO_BENCH_HOME`` (default ``~/.cache/qiao-bench``), so a
 second run only measures retrieval; delete that folder to measure ingestion
 again. Results go to ``benchmarks/results/retrieval.json``.
 
-    python benchmarks/retrieval.py [--sets med_dialogue_neike,cmrc2018,kdconv_travel]
+    python benchmarks/retrieval.py [--sets med_dialogue_neike,cmrc2018,kdconv_travel] [--rrf-k K]
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ def build(registry: KnowledgeBaseRegistry, name: str, corpus: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(ALL_SETS))
+    parser.add_argument("--rrf-k", type=int, help="Override the fusion constant k.")
     args = parser.parse_args()
     root = data_dir()
-    settings = load_settings(bench_home())
+    settings = load_settings(bench_home(), **{"retrieval.rrf_k": args.rrf_k})
     registry = KnowledgeBaseRegistry(settings)
     previous = Path(__file__).parent / "results" / "retrieval.json"
     results = json.loads(previous.read_text())["results"] if previous.is_file() else {}
@@ -80,6 +81,8 @@ def main() -> None:
             }
             qa = [row for row in qa if row.id in standalone]
             label = f"{name} (standalone)"
+        if args.rrf_k is not None:
+            label = f"{label} rrf_k={args.rrf_k}"
         with registry.open(name, read_only=True) as kb:
             retriever = HybridRetriever(kb)
             metrics = evaluate_retrieval(retriever, qa, [1, 5, 10])

@@ -29,7 +29,9 @@ class ChunkProgress:
         self._task: int | None = None
 
     def start(self, total_chunks: int) -> None:
-        self._task = self._progress.add_task(self._description, total=total_chunks)
+        # With nothing to embed (all files unchanged or failed), draw no empty bar.
+        if total_chunks:
+            self._task = self._progress.add_task(self._description, total=total_chunks)
 
     def advance(self, chunks: int) -> None:
         if self._task is not None:
