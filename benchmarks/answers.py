@@ -17,14 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import data_dir, hardware, print_table, write_result  # noqa: E402
+from benchmarks.common import data_dir, dev_questions, hardware, print_table, write_result  # noqa: E402
 from benchmarks.retrieval import ALL_SETS, bench_home  # noqa: E402
 from qiao.config import load_settings  # noqa: E402
 from qiao.knowledge import (  # noqa: E402
     KnowledgeBaseRegistry,
     build_answerer,
     evaluate_answers,
-    read_qa,
 )
 
 COLUMNS = [
@@ -56,14 +55,7 @@ def main() -> None:
         registry = KnowledgeBaseRegistry(settings)
         limit = None if generator == "extractive" else args.limit
         for name in args.sets.split(","):
-            qa = read_qa(root / name / "qa_dev.jsonl")
-            if name == "kdconv_travel":
-                standalone = {
-                    json.loads(line)["id"]
-                    for line in (root / name / "qa_dev.jsonl").open(encoding="utf-8")
-                    if json.loads(line).get("standalone")
-                }
-                qa = [row for row in qa if row.id in standalone]
+            qa = dev_questions(root, name)
             qa = qa[:limit] if limit else qa
             with registry.open(name, read_only=True) as kb:
                 metrics = evaluate_answers(build_answerer(kb, settings), qa)

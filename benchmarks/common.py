@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from qiao.knowledge.evaluate import QARow, read_qa
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -20,6 +22,21 @@ def data_dir() -> Path:
     if not path.is_dir():
         raise SystemExit(f"evaluation data not found at {path}; set QIAO_DATA_DIR")
     return path
+
+
+def dev_questions(root: Path, name: str) -> list[QARow]:
+    """Return the dev questions of set ``name``; for kdconv_travel only the standalone ones.
+
+    Context-dependent travel questions ("那它的门票呢？") need query rewriting
+    from the conversation; the standalone ones name the attraction.
+    """
+    path = root / name / "qa_dev.jsonl"
+    rows = read_qa(path)
+    if name != "kdconv_travel":
+        return rows
+    records = [json.loads(line) for line in path.open(encoding="utf-8")]
+    standalone = {record["id"] for record in records if record.get("standalone")}
+    return [row for row in rows if row.id in standalone]
 
 
 def hardware() -> str:

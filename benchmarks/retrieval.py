@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import data_dir, hardware, print_table, write_result  # noqa: E402
+from benchmarks.common import data_dir, dev_questions, hardware, print_table, write_result  # noqa: E402
 from qiao.config import load_settings  # noqa: E402
 from qiao.knowledge import (  # noqa: E402
     HybridRetriever,
@@ -28,7 +28,6 @@ from qiao.knowledge import (  # noqa: E402
     LoadOptions,
     evaluate_retrieval,
     ingest_paths,
-    read_qa,
 )
 
 ALL_SETS = ["med_dialogue_neike", "cmrc2018", "kdconv_travel"]
@@ -69,18 +68,8 @@ def main() -> None:
     rows = []
     for name in args.sets.split(","):
         ingestion = build(registry, name, root / name / "corpus.jsonl")
-        qa = read_qa(root / name / "qa_dev.jsonl")
-        label = name
-        if name == "kdconv_travel":
-            # Context-dependent questions need query rewriting; this set
-            # measures the standalone ones, which name the attraction.
-            standalone = {
-                json.loads(line)["id"]
-                for line in (root / name / "qa_dev.jsonl").open(encoding="utf-8")
-                if json.loads(line).get("standalone")
-            }
-            qa = [row for row in qa if row.id in standalone]
-            label = f"{name} (standalone)"
+        qa = dev_questions(root, name)
+        label = f"{name} (standalone)" if name == "kdconv_travel" else name
         if args.rrf_k is not None:
             label = f"{label} rrf_k={args.rrf_k}"
         with registry.open(name, read_only=True) as kb:
