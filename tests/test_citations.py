@@ -87,3 +87,14 @@ def test_is_refusal_phrases():
     assert is_refusal("知识库中没有找到相关内容。")
     assert is_refusal("抱歉，资料中没有提到这个问题。")
     assert not is_refusal("故宫门票旺季60元[1]。")
+
+
+def test_echoed_question_is_detected():
+    from qiao.knowledge.answer import echoes_question
+
+    assert echoes_question("故宫几点开门？故宫", "故宫几点开门？")
+    assert echoes_question("", "故宫几点开门？")
+    assert not echoes_question("故宫旺季8:30-17:00开放，周一不开放。", "故宫几点开门？")
+    assert not echoes_question(
+        "八达岭长城建议游玩多长时间：3小时 - 4小时", "八达岭长城建议游玩多长时间？"
+    )

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from qiao.knowledge.citations import Citation, attribute
+from qiao.knowledge.citations import Citation, attribute, strip_markers
 from qiao.knowledge.extractive import extract_answer
 from qiao.knowledge.prompt import NO_ANSWER, build_messages, is_refusal
 from qiao.knowledge.retriever import Hit, HybridRetriever, check_query
-from qiao.knowledge.sentences import split_sentences
+from qiao.knowledge.sentences import bigram_set, split_sentences, support
 from qiao.llm import ChatMessage, Generator
 
 __all__ = ["Answer", "Answerer", "DEFAULT_MIN_DENSE_SCORE"]
@@ -25,6 +25,9 @@ DEFAULT_MIN_DENSE_SCORE = 0.87
 # Generated answers in which fewer sentences than this share are supported by
 # any passage are treated as answered from outside the knowledge base.
 MIN_SUPPORTED_SHARE = 0.2
+# An answer whose character bigrams are at least this share taken from the
+# question adds nothing to it.
+ECHO_SHARE = 0.8
 
 
 @dataclass
@@ -135,8 +138,13 @@ class Answerer:
             yield self._refusal(question, hits, timings, mode="generated")
             return
         cited = attribute(raw, hits)
-        if not cited.text or cited.supported_share < MIN_SUPPORTED_SHARE:
-            # The model wrote nothing usable or nothing the passages support.
+        if (
+            not cited.text
+            or cited.supported_share < MIN_SUPPORTED_SHARE
+            or echoes_question(strip_markers(raw)[0], question)
+        ):
+            # The model wrote nothing usable, nothing the passages support, or
+            # only the question again.
             logger.info(
                 "generated answer unsupported (share %.2f); answering extractively",
                 cited.supported_share,
@@ -219,3 +227,11 @@ def focus_on_named_title(question: str, hits: list[Hit]) -> list[Hit]:
         return hits
     title = max(named, key=len)
     return [hit for hit in hits if hit.chunk.title == title]
+
+
+def echoes_question(answer: str, question: str) -> bool:
+    """Return whether the answer only repeats the question (a failure of small models)."""
+    answer_bigrams = bigram_set(answer)
+    if not answer_bigrams:
+        return True
+    return support(answer, bigram_set(question)) >= ECHO_SHARE

@@ -10,9 +10,10 @@ __all__ = ["NO_ANSWER", "REFUSAL_PATTERNS", "build_messages", "is_refusal"]
 NO_ANSWER = "知识库中没有找到相关内容。"
 
 SYSTEM_PROMPT = (
-    "你是一个严谨的知识库问答助手。只根据用户提供的资料回答问题，不要使用资料以外的知识，"
-    "不要编造。回答要简洁、直接，使用中文。在每句话的句号前用[编号]标出它依据的资料。"
-    f"如果资料中没有问题的答案，只回答：{NO_ANSWER}"
+    "你是一个严谨的知识库问答助手。请阅读用户提供的资料，从中找出与问题相关的内容来回答，"
+    "不要使用资料以外的知识，不要编造。回答要简洁、直接，使用中文，"
+    "在每句话的句号前用[编号]标出它依据的资料。"
+    f"只有当所有资料都与问题无关时，才回答：{NO_ANSWER}"
 )
 
 # Phrases with which a generator says that the context lacks the answer.
