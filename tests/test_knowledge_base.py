@@ -25,6 +25,7 @@ from qiao.errors import (
     NotFoundError,
 )
 from qiao.knowledge import (
+    Answer,
     Answerer,
     HybridRetriever,
     IngestReport,
@@ -36,6 +37,7 @@ from qiao.knowledge import (
     load_file,
 )
 from qiao.knowledge.prompt import NO_ANSWER
+from qiao.llm import Completion, Generator
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "beijing-travel"
 TRAVEL_FILES = ("TRV-0624_故宫.md", "TRV-1107_颐和园.md", "TRV-0029_三里屯.md")
@@ -369,3 +371,44 @@ def test_second_writer_is_locked_out(travel: Travel) -> None:
 
     assert str(writer.path / "store") in str(caught.value)
     assert readable == len(travel.kb.store)
+
+
+class ScriptedGenerator(Generator):
+    """A generator that streams a fixed reply, to test how answers treat model output."""
+
+    name = "scripted"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def generate(self, messages, *, max_tokens=512, temperature=0.0, stop=None) -> Completion:
+        return Completion(self.reply, 0, 0, "stop")
+
+    def stream(self, messages, *, max_tokens=512, temperature=0.0, stop=None) -> Iterator[str]:
+        yield from self.reply
+
+
+@pytest.mark.parametrize(
+    ("reply", "mode", "refused"),
+    [
+        ("资料中没有相关信息。", "generated", True),
+        ("故宫的门票多少钱？故宫[1]", "extractive", False),
+        ("故宫门票旺季60元，淡季40元[2]。", "generated", False),
+    ],
+    ids=["model-refusal", "echoed-question", "cited-answer"],
+)
+def test_generated_reply_handling(travel: Travel, reply: str, mode: str, refused: bool) -> None:
+    answerer = build_answerer(travel.kb, travel.settings, ScriptedGenerator(reply))
+    events = list(answerer.stream("故宫的门票多少钱？"))
+    final = events[-1]
+    streamed = "".join(event for event in events[:-1] if isinstance(event, str))
+
+    assert isinstance(final, Answer)
+    assert final.mode == mode
+    assert final.refused is refused
+    assert streamed == final.answer
+    if refused:
+        assert final.answer == NO_ANSWER
+    else:
+        assert "60元" in final.answer
+        assert final.citations[0].doc_id == "TRV-0624_故宫"

@@ -1,4 +1,4 @@
-"""Answer a question from a knowledge base with cited passages, or say that it has no answer."""
+"""Answer a question from a knowledge base with cited passages, or report that it has no answer."""
 
 from __future__ import annotations
 
@@ -128,13 +128,19 @@ class Answerer:
                 refused = True
                 break
             complete = _complete_prefix(raw)
-            if len(complete) > released:
+            # A reply that so far only restates the question is held back: it
+            # may turn out to be an echo, which is replaced by an extractive answer.
+            if len(complete) > released and not echoes_question(
+                strip_markers(complete)[0], question
+            ):
                 cited = attribute(complete, hits).text
                 yield cited[len(attribute(raw[:released], hits).text) :] if released else cited
                 released = len(complete)
         timings["generation"] = (time.perf_counter() - began) * 1000
 
         if refused or is_refusal(raw):
+            if not released:
+                yield NO_ANSWER
             yield self._refusal(question, hits, timings, mode="generated")
             return
         cited = attribute(raw, hits)
