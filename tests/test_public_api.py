@@ -1,0 +1,92 @@
+"""The public API of each package, pinned: a change here is a change for users."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC_API = {
+    "qiao": [
+        "AlreadyExistsError",
+        "ConfigError",
+        "IngestError",
+        "InvalidInputError",
+        "LockedError",
+        "MissingDependencyError",
+        "ModelError",
+        "NotFoundError",
+        "QiaoError",
+        "StorageError",
+        "__version__",
+    ],
+    "qiao.vectordb": ["Engine", "ErrorCode", "Space", "VectorDBError"],
+    "qiao.knowledge": [
+        "Answer",
+        "Answerer",
+        "Chunk",
+        "Citation",
+        "Document",
+        "Hit",
+        "HybridRetriever",
+        "IngestReport",
+        "KnowledgeBase",
+        "KnowledgeBaseRegistry",
+        "LoadOptions",
+        "build_answerer",
+        "chunk_document",
+        "evaluate_answers",
+        "evaluate_retrieval",
+        "ingest_paths",
+        "load_file",
+        "read_qa",
+    ],
+    "qiao.llm": [
+        "ChatMessage",
+        "Completion",
+        "DEFAULT_MODEL",
+        "Generator",
+        "LlamaCppGenerator",
+        "OpenAICompatibleGenerator",
+        "PartedModel",
+        "ROLES",
+        "check_messages",
+        "create_generator",
+        "default_model_available",
+        "ensure_default_model",
+        "find_part_files",
+        "generator_status",
+        "llama_cpp_installed",
+        "verify_model_file",
+    ],
+    "qiao.knowledge.embedders": ["Embedder", "create_embedder", "normalize_rows"],
+    "qiao.knowledge.loaders": [
+        "Document",
+        "LoadOptions",
+        "Loader",
+        "SUPPORTED_EXTENSIONS",
+        "Section",
+        "get_loader",
+        "iter_files",
+        "load_file",
+    ],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_API))
+def test_public_api_pinned(module_name: str):
+    module = importlib.import_module(module_name)
+
+    assert sorted(module.__all__) == PUBLIC_API[module_name]
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"{module_name}.{name} is missing"
+
+
+def test_errors_share_one_base():
+    import qiao
+    from qiao.vectordb import VectorDBError
+
+    for name in PUBLIC_API["qiao"]:
+        if name.endswith("Error"):
+            assert issubclass(getattr(qiao, name), qiao.QiaoError)
+    assert issubclass(VectorDBError, qiao.QiaoError)
