@@ -35,6 +35,7 @@ from qiao.knowledge import (
     build_answerer,
     ingest_paths,
     load_file,
+    remove_paths,
 )
 from qiao.knowledge.prompt import NO_ANSWER
 from qiao.llm import Completion, Generator
@@ -412,3 +413,30 @@ def test_generated_reply_handling(travel: Travel, reply: str, mode: str, refused
     else:
         assert "60元" in final.answer
         assert final.citations[0].doc_id == "TRV-0624_故宫"
+
+
+def test_remove_deleted_file_and_folder(registry: KnowledgeBaseRegistry, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.txt").write_text("故宫门票旺季60元。", encoding="utf-8")
+    (docs / "sub" / "b.txt").write_text("颐和园门票旺季30元。", encoding="utf-8")
+    (docs / "sub" / "c.txt").write_text("天坛门票旺季15元。", encoding="utf-8")
+    registry.create("shop")
+    with registry.open("shop") as kb:
+        ingest_paths(kb, [docs])
+        assert len(kb.store) == 3
+
+        # A file deleted from disk can still be removed by its old path.
+        (docs / "a.txt").unlink()
+        assert remove_paths(kb, [docs / "a.txt"]) == [str((docs / "a.txt").resolve())]
+        assert len(kb.store) == 2
+        assert len(kb.files) == 2
+
+        with pytest.raises(NotFoundError, match="no file of knowledge base 'shop'"):
+            remove_paths(kb, [tmp_path / "elsewhere"])
+        assert len(kb.store) == 2
+
+        removed = remove_paths(kb, [docs / "sub"])
+        assert sorted(Path(name).name for name in removed) == ["b.txt", "c.txt"]
+        assert len(kb.store) == 0
+        assert kb.files == {}

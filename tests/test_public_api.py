@@ -40,6 +40,7 @@ PUBLIC_API = {
         "ingest_paths",
         "load_file",
         "read_qa",
+        "remove_paths",
     ],
     "qiao.llm": [
         "ChatMessage",

@@ -211,3 +211,13 @@ _add(
     "无法读取 {file}：{detail}。请删除该文件后重新运行 qiao kb add（未改动的文件会重新向量化一次）。",
     "Cannot read {file}: {detail}. Delete the file and run qiao kb add again (unchanged files are then re-embedded once).",
 )
+_add(
+    "kb_removed",
+    "已从知识库 {name} 移除 {files} 个文件，剩余 {total} 个片段。",
+    "Removed {files} files from knowledge base {name}; {total} chunks remain.",
+)
+_add(
+    "kb_file_not_found",
+    "知识库 {name} 中没有位于 {path} 的文件。可用 qiao kb show {name} --json 查看已导入的文件。",
+    "Knowledge base {name} has no file at {path}. List its files with: qiao kb show {name} --json",
+)

@@ -12,7 +12,7 @@ from rich.table import Table
 from qiao.cli.common import HomeOption, JsonOption, LangOption, console, error_console, setup, t
 from qiao.cli.progress import ChunkProgress, progress_bar
 from qiao.errors import QiaoError
-from qiao.knowledge import KnowledgeBaseRegistry, LoadOptions, ingest_paths
+from qiao.knowledge import KnowledgeBaseRegistry, LoadOptions, ingest_paths, remove_paths
 
 __all__ = ["app"]
 
@@ -158,3 +158,20 @@ def add(
     if report.failed:
         # Some files were not added: the command did not fully succeed.
         raise typer.Exit(1)
+
+
+@app.command("remove")
+def remove(
+    name: NameArgument,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders to remove, even if deleted.")
+    ],
+    home: HomeOption = None,
+    lang: LangOption = None,
+) -> None:
+    """Remove files (or every file under a folder) and their chunks from a knowledge base."""
+    settings = setup(home, lang)
+    with KnowledgeBaseRegistry(settings).open(name) as kb:
+        removed = remove_paths(kb, paths)
+        total = len(kb.store)
+    console.print(t("kb_removed", name=name, files=len(removed), total=total))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from qiao.knowledge.ingest import IngestReport, ingest_paths
     from qiao.knowledge.loaders import Document, LoadOptions, load_file
     from qiao.knowledge.registry import KnowledgeBaseRegistry
+    from qiao.knowledge.remove import remove_paths
     from qiao.knowledge.retriever import Hit, HybridRetriever
 
 _EXPORTS = {
@@ -38,6 +39,7 @@ _EXPORTS = {
     "LoadOptions": "loaders",
     "load_file": "loaders",
     "KnowledgeBaseRegistry": "registry",
+    "remove_paths": "remove",
     "Hit": "retriever",
     "HybridRetriever": "retriever",
 }
@@ -61,6 +63,7 @@ __all__ = [
     "ingest_paths",
     "load_file",
     "read_qa",
+    "remove_paths",
 ]
 
 
