@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfWriter
+from sample_data import PRODUCTS
 from typer.testing import CliRunner
 
 from qiao.cli.app import main
@@ -38,23 +39,6 @@ TRAVEL_FILES = (
     "TRV-0356_卢沟桥.md",
 )
 QIAO_SCRIPT = Path(sys.executable).parent / "qiao"
-PRODUCTS = [
-    {
-        "sku": "P-1001",
-        "name": "青瓷茶杯",
-        "body": "青瓷茶杯容量200毫升，售价88元，可以用洗碗机清洗。",
-    },
-    {
-        "sku": "P-1002",
-        "name": "竹制茶盘",
-        "body": "竹制茶盘长40厘米，售价120元，请勿长时间浸泡在水中。",
-    },
-    {
-        "sku": "P-1003",
-        "name": "铸铁茶壶",
-        "body": "铸铁茶壶容量1.2升，售价360元，使用后请擦干以防生锈。",
-    },
-]
 PRODUCT_FIELDS = ("--id-field", "sku", "--text-field", "body", "--title-field", "name")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfWriter
+from sample_data import PRODUCTS
 
 from qiao.config import Settings, load_settings
 from qiao.errors import (
@@ -43,23 +44,6 @@ from qiao.llm import Completion, Generator
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "beijing-travel"
 TRAVEL_FILES = ("TRV-0624_故宫.md", "TRV-1107_颐和园.md", "TRV-0029_三里屯.md")
 
-PRODUCTS = [
-    {
-        "sku": "P-1001",
-        "name": "青瓷茶杯",
-        "body": "青瓷茶杯容量200毫升，售价88元，可以用洗碗机清洗。",
-    },
-    {
-        "sku": "P-1002",
-        "name": "竹制茶盘",
-        "body": "竹制茶盘长40厘米，售价120元，请勿长时间浸泡在水中。",
-    },
-    {
-        "sku": "P-1003",
-        "name": "铸铁茶壶",
-        "body": "铸铁茶壶容量1.2升，售价360元，使用后请擦干以防生锈。",
-    },
-]
 PRODUCT_OPTIONS = LoadOptions(id_field="sku", text_field="body", title_field="name")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from qiao.knowledge.citations import Citation, attribute, strip_markers
 from qiao.knowledge.extractive import extract_answer
 from qiao.knowledge.prompt import NO_ANSWER, build_messages, is_refusal
-from qiao.knowledge.retriever import Hit, HybridRetriever, check_query
+from qiao.knowledge.retriever import Hit, HybridRetriever, check_query, title_in_question
 from qiao.knowledge.sentences import bigram_set, split_sentences, support
 from qiao.llm import ChatMessage, Generator
 
@@ -118,7 +118,9 @@ class Answerer:
         began = time.perf_counter()
         messages = [ChatMessage(**message) for message in build_messages(question, hits)]
         raw = ""
+        # Characters of ``raw`` released so far, and of the cited text yielded for them.
         released = 0
+        emitted = 0
         refused = False
         for delta in self.generator.stream(
             messages, max_tokens=self.max_tokens, temperature=self.temperature
@@ -133,9 +135,10 @@ class Answerer:
             if len(complete) > released and not echoes_question(
                 strip_markers(complete)[0], question
             ):
-                cited = attribute(complete, hits).text
-                yield cited[len(attribute(raw[:released], hits).text) :] if released else cited
+                cited_prefix = attribute(complete, hits).text
+                yield cited_prefix[emitted:]
                 released = len(complete)
+                emitted = len(cited_prefix)
         timings["generation"] = (time.perf_counter() - began) * 1000
 
         if refused or is_refusal(raw):
@@ -157,7 +160,7 @@ class Answerer:
             )
             yield from self._extractive(question, hits, timings, "")
             return
-        tail = cited.text[len(attribute(raw[:released], hits).text) :] if released else cited.text
+        tail = cited.text[emitted:]
         if tail:
             yield tail
         yield Answer(
@@ -172,6 +175,8 @@ class Answerer:
         )
 
     def _relevant(self, hits: list[Hit]) -> bool:
+        # NOTE: only the fused top-k hits are checked; the calibration used the best
+        # dense chunk overall, which is nearly always among them but not guaranteed.
         dense = [hit.dense_score for hit in hits if hit.dense_score is not None]
         return bool(dense) and max(dense) >= self.min_dense_score
 
@@ -226,9 +231,7 @@ def focus_on_named_title(question: str, hits: list[Hit]) -> list[Hit]:
     "故宫几点开门？" is about 故宫: passages about 天坛 that mention 故宫 as a
     nearby sight only tempt a small model to copy their opening hours.
     """
-    named = [
-        hit.chunk.title for hit in hits if len(hit.chunk.title) >= 2 and hit.chunk.title in question
-    ]
+    named = [hit.chunk.title for hit in hits if title_in_question(hit.chunk.title, question)]
     if not named:
         return hits
     title = max(named, key=len)

@@ -34,7 +34,7 @@ class IngestProgress(Protocol):
 
 @dataclass
 class IngestReport:
-    """What one ingestion did."""
+    """Files, counts and timings of one ingestion."""
 
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)

@@ -16,7 +16,7 @@ from qiao.knowledge.fusion import reciprocal_rank_fusion
 from qiao.knowledge.sentences import content_chars
 from qiao.knowledge.tokenizers import get_tokenizer
 
-__all__ = ["MAX_QUERY_CHARS", "Hit", "HybridRetriever", "check_query"]
+__all__ = ["MAX_QUERY_CHARS", "Hit", "HybridRetriever", "check_query", "title_in_question"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class HybridRetriever:
     search over the label vectors (title and heading path) and BM25 over the
     labels add two more. FAQ labels carry the question an entry
     answers, which matches user questions better than the answer text does.
-    A last list holds the chunks whose title occurs in the question.
+    A last list contains the chunks whose title occurs in the question.
     """
 
     def __init__(self, kb: KnowledgeBase) -> None:
@@ -169,15 +169,24 @@ class HybridRetriever:
 
     def _title_matches(self, query: str, depth: int) -> list[str]:
         """Return chunks whose title occurs in the query, longest (most specific) title first."""
-        lowered = query.lower()
         matched = sorted(
-            (title for title in self.titles if title.lower() in lowered), key=len, reverse=True
+            (title for title in self.titles if title_in_question(title, query)),
+            key=len,
+            reverse=True,
         )
         return [chunk_id for title in matched for chunk_id in self.titles[title]][:depth]
 
 
 # Titles shorter than this many content characters are not matched in questions.
 MIN_TITLE_CHARS = 2
+
+
+def title_in_question(title: str, question: str) -> bool:
+    """Return whether ``question`` names ``title`` (case-insensitive; very short titles never)."""
+    if len(content_chars(title)) < MIN_TITLE_CHARS:
+        return False
+    return title.lower() in question.lower()
+
 
 # Median label length, in content characters, from which "auto" turns label
 # search on. FAQ questions are longer; names of places or articles shorter.

@@ -3,9 +3,9 @@
 llama-cpp-python 0.3.36, built natively on a CPU with AMX (Intel Sapphire
 Rapids and later), places weights in an AMX buffer and crashes with a
 general-protection fault in ``ggml_backend_amx_mul_mat`` on the first
-prompt longer than one token (seen on a 2-core Xeon VM; upstream llama.cpp
-issue 20824). Loading the model without "extra buffer types" keeps weights in
-plain CPU buffers and avoids that code.
+prompt longer than one token (seen on a 2-core Xeon VM). Loading the model
+without "extra buffer types" keeps weights in plain CPU buffers and avoids
+that code.
 """
 
 from __future__ import annotations

@@ -42,12 +42,12 @@ class SentenceTransformerEmbedder(Embedder):
         self.dim = int(self._model.get_sentence_embedding_dimension())
         self.name = f"sentence-transformers:{folder.name}"
         is_e5 = "e5" in folder.name.lower()
-        self._query_prefix = (
-            query_prefix if query_prefix is not None else ("query: " if is_e5 else "")
-        )
-        self._passage_prefix = (
-            passage_prefix if passage_prefix is not None else ("passage: " if is_e5 else "")
-        )
+        if query_prefix is None:
+            query_prefix = "query: " if is_e5 else ""
+        if passage_prefix is None:
+            passage_prefix = "passage: " if is_e5 else ""
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
         self._batch_size = batch_size
         logger.info("loaded embedder %s (dim %d)", self.name, self.dim)
 
