@@ -1,0 +1,121 @@
+"""Qiao's vector database over HTTP: a `qiao vectordb serve` subprocess and a keep-alive client.
+
+The server opens an engine folder that the benchmark built and closed, so
+HTTP and embedded searches run on the same snapshot. Requests use Vearch's
+``POST /document/search`` body.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.vector_harness import DB
+
+logger = logging.getLogger(__name__)
+
+STARTUP_SECONDS = 120
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_command(engine_path: Path, port: int) -> list[str]:
+    """Return the command line that serves ``engine_path`` on 127.0.0.1:``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "qiao.cli.app",
+        "vectordb",
+        "serve",
+        "--path",
+        str(engine_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+@contextmanager
+def running_server(engine_path: Path, threads: int) -> Iterator[str]:
+    """Start the server on a free port, yield its base URL, stop it on exit."""
+    import httpx
+
+    port = free_port()
+    environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    log = open(engine_path.parent / "server.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        serve_command(engine_path, port), env=environment, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"the server exited with code {process.returncode}; "
+                    f"see {engine_path.parent / 'server.log'}"
+                )
+            try:
+                httpx.get(f"{url}/dbs/{DB}", timeout=2)
+                break
+            except httpx.TransportError as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the server did not answer within {STARTUP_SECONDS} s"
+                    ) from error
+                time.sleep(0.2)
+        logger.info("server %s is up (pid %d)", url, process.pid)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+class HttpSearcher:
+    """Searches one query vector with ``POST /document/search`` on one keep-alive connection."""
+
+    def __init__(self, url: str, space: str, k: int) -> None:
+        import httpx
+
+        self._client = httpx.Client(base_url=url, timeout=60)
+        self._space = space
+        self._k = k
+
+    def search(self, query: np.ndarray, index_params: dict[str, Any]) -> np.ndarray:
+        body = {
+            "db_name": DB,
+            "space_name": self._space,
+            "vectors": [{"field": "emb", "feature": query.tolist()}],
+            "limit": self._k,
+            "fields": ["_id"],
+            "index_params": index_params,
+        }
+        response = self._client.post("/document/search", json=body)
+        payload = response.json()
+        if response.status_code != 200 or payload.get("code", 0) != 0:
+            raise RuntimeError(f"search failed: HTTP {response.status_code} {payload}")
+        hits = payload["data"]["documents"][0]
+        return np.fromiter((int(hit["_id"]) for hit in hits), dtype=np.int64, count=len(hits))
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,279 @@
+"""Speed of Qiao's vector search against raw faiss and hnswlib, and over HTTP.
+
+One run, one data set, one thread count for everything. For each index
+family (HNSW; IVFFLAT once the engine supports it) the script builds the
+index in Qiao (Space API), in raw faiss with the same type and parameters
+and, for HNSW, in hnswlib, then sweeps efSearch or nprobe. Each query runs
+alone. Reported per engine: build time, vectors/s, resident-memory delta,
+QPS at the first setting reaching recall@10 0.90 / 0.95 / 0.99, and p50/p99
+latency there. The HTTP rows serve the same engine folder with
+``qiao vectordb serve`` on 127.0.0.1 and compare the latency at equal
+settings.
+
+Targets: Qiao embedded >= 0.9x the QPS of raw faiss at the same recall;
+HTTP adds <= 1.5 ms p50 per single query.
+
+    python benchmarks/vector_speed.py                        # 50,000 base vectors
+    python benchmarks/vector_speed.py --base 100000 --queries 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import print_table, write_result  # noqa: E402
+from benchmarks.vector_baselines import faiss_hnsw, faiss_ivf, hnswlib_hnsw  # noqa: E402
+from benchmarks.vector_dataset import dataset_arguments, dataset_from  # noqa: E402
+from benchmarks.vector_harness import (  # noqa: E402
+    Build,
+    fill_space,
+    first_reaching,
+    limit_threads,
+    mib,
+    open_engine,
+    qiao_searcher,
+    recall_at,
+    run_queries,
+    vector_field,
+)
+from benchmarks.vector_recall import default_ncentroids  # noqa: E402
+
+K = 10
+TARGETS = (0.90, 0.95, 0.99)
+HNSW_SETTINGS = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+IVF_SETTINGS = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256]
+
+
+def sweep(search: Any, dataset: Any, settings: list[int]) -> list[dict[str, Any]]:
+    """Run every query at each setting; stop once recall@10 reaches the highest target."""
+    points = []
+    for setting in settings:
+        timing = run_queries(lambda query, s=setting: search(query, s), dataset.queries)
+        recall = recall_at(timing.found, dataset.gt, K)
+        points.append(
+            {
+                "setting": setting,
+                "recall": round(recall, 4),
+                "qps": round(timing.qps, 1),
+                "p50_ms": round(timing.percentile_ms(50), 3),
+                "p99_ms": round(timing.percentile_ms(99), 3),
+            }
+        )
+        if recall >= max(TARGETS) + 0.005:
+            break
+    return points
+
+
+def summary(name: str, build: Build, points: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    at_target = {f"{target:.2f}": first_reaching(points, target, "recall") for target in TARGETS}
+    return {
+        "engine": name,
+        "build_s": round(build.seconds, 2),
+        "vectors_per_s": round(n / build.seconds),
+        "rss_delta_mib": mib(build.rss_delta),
+        "sweep": points,
+        "at_recall": at_target,
+    }
+
+
+def qiao_space(engine: Any, family: dict[str, Any], dataset: Any) -> tuple[Any, Build]:
+    field = vector_field(dataset.base.shape[1], family["type"], family["params"])
+    return fill_space(engine, family["type"].lower(), [field], dataset.base)
+
+
+def run_family(engine: Any, family: dict[str, Any], dataset: Any, args: Any) -> dict[str, Any]:
+    """Build and sweep Qiao, raw faiss and hnswlib for one index family."""
+    from qiao.vectordb import VectorDBError
+
+    n = len(dataset.base)
+    name = family["param"]
+    try:
+        space, build = qiao_space(engine, family, dataset)
+    except VectorDBError as error:
+        return {"type": family["type"], "status": f"not supported: {error}"}
+    searcher = {setting: qiao_searcher(space, K, {name: setting}) for setting in family["settings"]}
+    engines = [
+        summary("Qiao", build, sweep(lambda q, s: searcher[s](q), dataset, family["settings"]), n)
+    ]
+
+    baseline, build = family["faiss"](dataset.base, K, family["params"])
+    engines.append(summary("faiss", build, sweep(baseline, dataset, family["settings"]), n))
+    if family["type"] == "HNSW":
+        baseline, build = hnswlib_hnsw(dataset.base, K, family["params"], args.threads)
+        engines.append(summary("hnswlib", build, sweep(baseline, dataset, family["settings"]), n))
+        del baseline
+    return {"type": family["type"], "params": family["params"], "status": "ok", "engines": engines}
+
+
+def families(args: argparse.Namespace, n_base: int) -> list[dict[str, Any]]:
+    ncentroids = args.ncentroids or default_ncentroids(n_base)
+    ivf = {
+        "ncentroids": ncentroids,
+        "nprobe": 16,
+        "training_threshold": min(n_base, 39 * ncentroids),
+    }
+    hnsw = {"nlinks": args.nlinks, "efConstruction": args.ef_construction}
+    chosen = {name.strip().upper() for name in args.types.split(",")}
+    return [
+        family
+        for family in (
+            {
+                "type": "HNSW",
+                "params": hnsw,
+                "param": "efSearch",
+                "settings": HNSW_SETTINGS,
+                "faiss": faiss_hnsw,
+            },
+            {
+                "type": "IVFFLAT",
+                "params": ivf,
+                "param": "nprobe",
+                "settings": IVF_SETTINGS,
+                "faiss": faiss_ivf,
+            },
+        )
+        if family["type"] in chosen
+    ]
+
+
+def http_comparison(
+    engine_path: Path, results: list[dict[str, Any]], dataset: Any, threads: int
+) -> list[dict[str, Any]]:
+    """Serve the closed engine folder and search it over HTTP at Qiao's sweep settings."""
+    from benchmarks.vector_http import HttpSearcher, running_server
+
+    rows = []
+    with running_server(engine_path, threads) as url:
+        for family in results:
+            if family["status"] != "ok":
+                continue
+            qiao = family["engines"][0]
+            embedded = {point["setting"]: point for point in qiao["sweep"]}
+            chosen = {point["setting"] for point in qiao["at_recall"].values() if point}
+            client = HttpSearcher(url, family["type"].lower(), K)
+            name = "efSearch" if family["type"] == "HNSW" else "nprobe"
+            for setting in sorted(chosen):
+                params = {name: setting}
+                timing = run_queries(
+                    lambda query, c=client, p=params: c.search(query, p), dataset.queries
+                )
+                p50 = timing.percentile_ms(50)
+                rows.append(
+                    {
+                        "type": family["type"],
+                        "setting": setting,
+                        "recall": round(recall_at(timing.found, dataset.gt, K), 4),
+                        "embedded_p50_ms": embedded[setting]["p50_ms"],
+                        "http_p50_ms": round(p50, 3),
+                        "http_p99_ms": round(timing.percentile_ms(99), 3),
+                        "added_p50_ms": round(p50 - embedded[setting]["p50_ms"], 3),
+                        "http_qps": round(timing.qps, 1),
+                    }
+                )
+            client.close()
+    return rows
+
+
+def flat_ingest(engine: Any, dataset: Any) -> dict[str, Any]:
+    """Upsert every base vector into a FLAT space: storage and log cost without a graph."""
+    field = vector_field(dataset.base.shape[1], "FLAT", {})
+    _, build = fill_space(engine, "ingest", [field], dataset.base)
+    engine.drop_space("bench", "ingest")
+    return {
+        "seconds": round(build.seconds, 2),
+        "vectors_per_s": round(len(dataset.base) / build.seconds),
+        "rss_delta_mib": mib(build.rss_delta),
+    }
+
+
+def print_tables(results: list[dict[str, Any]], http: list[dict[str, Any]]) -> None:
+    for family in results:
+        if family["status"] != "ok":
+            print(f"{family['type']}: {family['status']}")
+            continue
+        faiss_points = family["engines"][1]["at_recall"]
+        rows = []
+        for engine in family["engines"]:
+            cells = [engine["engine"], engine["build_s"], engine["vectors_per_s"]]
+            cells.append(engine["rss_delta_mib"])
+            for target, point in engine["at_recall"].items():
+                reference = faiss_points[target]
+                if point is None:
+                    cells.append("-")
+                    continue
+                ratio = f" ({point['qps'] / reference['qps']:.2f}x)" if reference else ""
+                cells.append(f"{point['qps']:,.0f} @{point['setting']}{ratio}")
+            latency = engine["at_recall"]["0.95"] or engine["sweep"][-1]
+            cells.append(f"{latency['p50_ms']:.3f} / {latency['p99_ms']:.3f}")
+            rows.append(cells)
+        print(f"\n{family['type']} {family['params']}")
+        headers = ["engine", "build s", "vectors/s", "RSS MiB"]
+        headers += [f"QPS @R{target}" for target in ("0.90", "0.95", "0.99")]
+        print_table([*headers, "p50 / p99 ms @R0.95"], rows)
+    if http:
+        print()
+        print_table(
+            ["index", "setting", "recall@10", "embedded p50", "HTTP p50", "added", "HTTP p99"],
+            [
+                [
+                    row["type"],
+                    row["setting"],
+                    row["recall"],
+                    row["embedded_p50_ms"],
+                    row["http_p50_ms"],
+                    row["added_p50_ms"],
+                    row["http_p99_ms"],
+                ]
+                for row in http
+            ],
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    dataset_arguments(parser, base=50_000, queries=1_000)
+    parser.add_argument("--types", default="HNSW,IVFFLAT", help="index families, comma-separated")
+    parser.add_argument("--threads", type=int, default=1, help="threads for every engine")
+    parser.add_argument("--nlinks", type=int, default=32)
+    parser.add_argument("--ef-construction", type=int, default=100)
+    parser.add_argument("--ncentroids", type=int, default=0, help="0: 4*sqrt(n) as power of 2")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP server rows")
+    args = parser.parse_args()
+    limit_threads(args.threads)
+
+    dataset = dataset_from(args)
+    engine = open_engine()
+    try:
+        ingest = flat_ingest(engine, dataset)
+        results = [
+            run_family(engine, family, dataset, args)
+            for family in families(args, len(dataset.base))
+        ]
+        engine.close()
+        http = [] if args.no_http else http_comparison(engine.path, results, dataset, args.threads)
+    finally:
+        engine.close()
+        shutil.rmtree(engine.path.parent, ignore_errors=True)
+
+    print(f"Qiao FLAT ingest: {ingest['vectors_per_s']:,} vectors/s ({ingest['seconds']} s)")
+    print_tables(results, http)
+    payload = {
+        "dataset": dataset.meta,
+        "threads": args.threads,
+        "k": K,
+        "flat_ingest": ingest,
+        "families": results,
+        "http": http,
+    }
+    print(f"wrote {write_result('vector_speed', payload)}")
+
+
+if __name__ == "__main__":
+    main()
