@@ -53,7 +53,7 @@ def faiss_ivf(base: np.ndarray, k: int, params: dict[str, Any]) -> tuple[Searche
         _, labels = index.search(query[None, :], k, params=parameters)
         return labels[0]
 
-    return search, Build(cost["seconds"], int(cost["rss_delta"]), {"quantizer": quantizer})
+    return search, Build(cost["seconds"], int(cost["rss_delta"]))
 
 
 def hnswlib_hnsw(

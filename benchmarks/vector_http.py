@@ -2,13 +2,14 @@
 
 The server opens an engine folder that the benchmark built and closed, so
 HTTP and embedded searches run on the same snapshot. Requests use Vearch's
-``POST /document/search`` body.
+``POST /document/search`` body and HTTP Basic authentication as root.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from benchmarks.vector_harness import DB
 logger = logging.getLogger(__name__)
 
 STARTUP_SECONDS = 120
+ROOT_PASSWORD = "bench-" + secrets.token_hex(8)
+AUTH = ("root", ROOT_PASSWORD)
 
 
 def free_port() -> int:
@@ -41,8 +44,10 @@ def serve_command(engine_path: Path, port: int) -> list[str]:
         "qiao.cli.app",
         "vectordb",
         "serve",
-        "--path",
+        "--data",
         str(engine_path),
+        "--home",
+        str(engine_path.parent / "home"),
         "--host",
         "127.0.0.1",
         "--port",
@@ -56,7 +61,11 @@ def running_server(engine_path: Path, threads: int) -> Iterator[str]:
     import httpx
 
     port = free_port()
-    environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    environment = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "QIAO_VECTORDB_ROOT_PASSWORD": ROOT_PASSWORD,
+    }
     log = open(engine_path.parent / "server.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         serve_command(engine_path, port), env=environment, stdout=log, stderr=subprocess.STDOUT
@@ -71,7 +80,7 @@ def running_server(engine_path: Path, threads: int) -> Iterator[str]:
                     f"see {engine_path.parent / 'server.log'}"
                 )
             try:
-                httpx.get(f"{url}/dbs/{DB}", timeout=2)
+                httpx.get(f"{url}/dbs/{DB}", auth=AUTH, timeout=2)
                 break
             except httpx.TransportError as error:
                 if time.monotonic() > deadline:
@@ -97,7 +106,7 @@ class HttpSearcher:
     def __init__(self, url: str, space: str, k: int) -> None:
         import httpx
 
-        self._client = httpx.Client(base_url=url, timeout=60)
+        self._client = httpx.Client(base_url=url, auth=AUTH, timeout=60)
         self._space = space
         self._k = k
 

@@ -92,6 +92,7 @@ def measure(engine: Any, config: dict[str, Any], dataset: Any) -> dict[str, Any]
         recall=round(recall_at(timing.found, dataset.gt, config["k"]), 4),
         recall_at_10=round(recall_at(timing.found, dataset.gt, 10), 4),
         build_s=round(build.seconds, 1),
+        index_wait_s=round(build.extra["index_wait_s"], 1),
         rss_delta_mib=mib(build.rss_delta),
         p50_ms=round(timing.percentile_ms(50), 3),
         qps=round(timing.qps, 1),
