@@ -365,3 +365,16 @@ def test_drop_survives_sigkill(tmp_path):
         assert space.doc_num == 60
         assert "y2023" not in {p["name"] for p in space.describe()["partitions"]}
         assert space.query(document_ids=["doc-0", "doc-89"]) == [space.get(["doc-89"])[0]]
+
+
+def test_range_values_accept_integer_seconds(engine):
+    schema = range_schema(partition_num=1)
+    schema["partition_rule"]["ranges"] = [
+        {"name": "early", "value": "1000000"},
+        {"name": "late", "value": "2000000"},
+    ]
+    space = engine.create_space("db", schema)
+    space.upsert([{**documents(1)[0], "day": 1_500_000}, {**documents(2)[1], "day": 10}])
+    assert [
+        doc["_id"] for doc in space.query(document_ids=["doc-0", "doc-1"], partition_names=["late"])
+    ] == ["doc-0"]

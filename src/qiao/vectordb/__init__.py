@@ -31,8 +31,8 @@ on open; HNSW graphs are loaded from the snapshot.
 
 Partitions are an attribute of each row (see :mod:`qiao.vectordb.partitions`):
 one store and one vector index per field serve every partition. A space
-update commits by replacing ``space.json``; opening a space deletes rows
-whose partition a committed DROP removed, and opening the engine finishes a
+update commits by replacing ``space.json``. Opening a space deletes rows
+whose partition a committed DROP removed. Opening the engine finishes a
 rename whose ``space.json`` already has the new name.
 """
 

@@ -33,9 +33,9 @@ def describe_space(
 ) -> dict[str, Any]:
     """Return SpaceInfo; ``progress`` is ``(index_status, indexed_rows)`` of the space.
 
-    A partition's ``index_num`` is its live rows among the indexed rows and
-    ``max_docid`` its highest row number (-1 when it has no rows); row
-    numbers are space-wide on this engine.
+    A partition's ``index_num`` is its live rows among the indexed rows.
+    Its ``max_docid`` is its highest row number, or -1 when it has no rows,
+    because row numbers are space-wide on this engine.
     """
     index_status, indexed_rows = progress
     partition_ids = store.partition_ids()

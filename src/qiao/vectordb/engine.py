@@ -194,7 +194,7 @@ class Engine:
     def update_space(self, db: str, name: str, changes: dict[str, Any]) -> Space:
         """Change a space as Vearch's space PUT does and return it; the change is atomic.
 
-        ``changes`` holds one or more of: a larger ``partition_num``;
+        ``changes`` contains one or more of: a larger ``partition_num``;
         ``{"operator_type": "ADD" | "DROP", "partition_name", "partition_rule"}``
         to add or drop RANGE partitions (DROP deletes their documents);
         ``fields`` to add scalar fields; ``name`` to rename and ``enabled``.

@@ -9,9 +9,9 @@ and among that range's ``partition_num`` partitions to number
 ``murmur3 % partition_num`` (``internal/client/client.go``,
 ``internal/entity/space.go``, ``internal/master/services/space_service.go``).
 
-On one node this engine keeps one store and one vector index per field; the
-partition is an attribute of each row, used for routing, for restricting a
-request to named partitions and for per-partition counts.
+On one node this engine keeps one store and one vector index per field. The
+partition is an attribute of each row. It routes upserts, restricts requests
+to named partitions and gives per-partition counts.
 """
 
 from __future__ import annotations

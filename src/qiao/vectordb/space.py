@@ -36,7 +36,7 @@ from qiao.vectordb.requests import (
 )
 from qiao.vectordb.schema import SpaceSchema
 from qiao.vectordb.search import merge_fields, parse_vector_queries, parse_weights, search_field
-from qiao.vectordb.space_meta import SpaceMeta, read_space_meta
+from qiao.vectordb.space_meta import SpaceMeta, read_space_meta, write_space_meta
 
 __all__ = ["DEFAULT_SNAPSHOT_WAL_BYTES", "Space"]
 
@@ -98,7 +98,7 @@ class Space:
     # Writes.
 
     def upsert(
-        self, documents: list[dict[str, Any]], partitions: list[int] | None = None
+        self, documents: list[dict[str, Any]], partitions: list[int | str] | None = None
     ) -> list[str]:
         """Insert or update documents and return their ids, in order; durable on return.
 
@@ -261,8 +261,8 @@ class Space:
                 return self._render_direct(found, scalars, vectors, with_docid=next)
             if ids is not None:
                 rows = [self._store.row_of(doc_id) for doc_id in ids]
-                kept = [row for row in rows if row is not None and _allowed(restrict, row)]
-                return self._renderer().render(kept, scalars, vectors)
+                found_rows = [row for row in rows if row is not None and _allowed(restrict, row)]
+                return self._renderer().render(found_rows, scalars, vectors)
             mask = parsed.evaluate(self._store)  # type: ignore[union-attr]
             if restrict is not None:
                 mask = mask & restrict
@@ -396,14 +396,16 @@ class Space:
         )
 
     def apply_meta(self, meta: SpaceMeta) -> None:
-        """Switch to updated metadata already written to ``space.json``.
+        """Commit updated metadata to ``space.json`` and switch to it.
 
-        Called by :meth:`qiao.vectordb.Engine.update_space`. Documents of
-        partitions the new layout lacks are deleted durably; new scalar fields
-        get empty columns.
+        Called by :meth:`qiao.vectordb.Engine.update_space`. The space lock is
+        held throughout, so no write is routed by the old partitions after the
+        commit. Documents of partitions the new layout lacks are then deleted
+        durably, and new scalar fields get columns of default values.
         """
         with self._lock:
             self._check_writable()
+            write_space_meta(self.directory, meta)
             for spec in meta.schema.scalar_fields:
                 if spec.name not in self._store.columns:
                     self._store.add_column(spec.name, create_column(spec.type))

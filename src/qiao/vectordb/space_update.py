@@ -29,7 +29,7 @@ from qiao.vectordb.partitions import (
     range_value_nanos,
 )
 from qiao.vectordb.schema import SpaceSchema, parse_field
-from qiao.vectordb.space_meta import SPACE_FILE, write_space_meta
+from qiao.vectordb.space_meta import SPACE_FILE
 
 if TYPE_CHECKING:
     from qiao.vectordb.space import Space
@@ -86,7 +86,6 @@ def update_space(space: Space, changes: object, next_id: Callable[[str], int]) -
             f"space {schema.name!r} already exists in {meta.db_name!r}; choose another name",
         )
     updated = meta.with_changes(schema=schema, layout=layout, enabled=enabled)
-    write_space_meta(space.directory, updated)
     space.apply_meta(updated)
     logger.info("updated space %s/%s to version %d", meta.db_name, meta.name, updated.version)
     if not renamed:
