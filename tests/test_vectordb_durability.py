@@ -21,7 +21,7 @@ from qiao.vectordb import Engine
 SCHEMA = {
     "name": "docs",
     "fields": [
-        {"name": "n", "type": "integer"},
+        {"name": "n", "type": "integer", "index": {"name": "n", "type": "SCALAR"}},
         {"name": "tag", "type": "keyword"},
         {
             "name": "emb",

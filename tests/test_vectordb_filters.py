@@ -15,13 +15,13 @@ def schema(index: dict) -> dict:
     return {
         "name": "items",
         "fields": [
-            {"name": "n", "type": "integer"},
-            {"name": "score", "type": "double"},
-            {"name": "weight", "type": "float"},
-            {"name": "flag", "type": "boolean"},
-            {"name": "when", "type": "date"},
-            {"name": "color", "type": "keyword"},
-            {"name": "tags", "type": "stringArray"},
+            {"name": "n", "type": "integer", "index": {"name": "n", "type": "SCALAR"}},
+            {"name": "score", "type": "double", "index": {"name": "score", "type": "INVERTED"}},
+            {"name": "weight", "type": "float", "index": {"name": "weight", "type": "SCALAR"}},
+            {"name": "flag", "type": "boolean", "index": {"name": "flag", "type": "BITMAP"}},
+            {"name": "when", "type": "date", "index": {"name": "when", "type": "SCALAR"}},
+            {"name": "color", "type": "keyword", "index": {"name": "color", "type": "BITMAP"}},
+            {"name": "tags", "type": "stringArray", "index": {"name": "tags", "type": "INVERTED"}},
             {"name": "emb", "type": "vector", "dimension": DIMENSION, "index": index},
         ],
     }

@@ -90,13 +90,14 @@ def test_schema_accepts_every_field_type(engine):
             space(
                 {"name": "x", "type": "string", "index": {"type": "INVERTED_LIST"}}, vector_field()
             ),
-            "unknown",
+            "INVERTED_LIST",
         ),
         (space({**vector_field(), "index": {"type": "SCALAR"}}), "vector index"),
         (space({**vector_field(), "format": "unit"}), "format"),
         (space({**vector_field(), "store_type": "Disk"}), "store_type"),
         (space({**vector_field("HNSW"), "store_type": "RocksDB"}), "RocksDB"),
-        (space(vector_field(), partition_num=2), "partition_num"),
+        (space(vector_field(), partition_num=0), "partition_num"),
+        (space(vector_field(), partition_num=5000), "partition_num"),
         (space(vector_field(), name="1abc"), "must not start"),
         (space(vector_field(), name="_abc"), "must not start"),
         (space(vector_field(), name="a-b"), "remove the characters"),

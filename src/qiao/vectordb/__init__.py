@@ -3,13 +3,19 @@
 Storage layout of an engine folder::
 
     LOCK                             flock of the single writer; holds its process id
-    engine.json                      format version and id counters
+    engine.json                      format version and id counters (databases, spaces,
+                                     partitions)
     dbs/<db>/db.json                 {"id", "name"}
     dbs/<db>/spaces/<space>/
-        space.json                   {"id", "name", "db_name", "schema"}
+        space.json                   {"id", "name", "db_name", "db_id", "schema",
+                                     "partitions": [{"id", "name", "slot"}], "enabled",
+                                     "version"}, replaced atomically by a space update
         manifest.json                the current snapshot (absent before the first)
-        wal-<seq>.log                write-ahead log of writes after that snapshot
-        segments/seg-<gen>/          rows added by snapshot <gen>: scalars.json, vectors-<i>.f32
+        wal-<seq>.log                write-ahead log of writes after that snapshot; each
+                                     upserted document records its partition id
+        segments/seg-<gen>/          rows added by snapshot <gen>: scalars.json (ids,
+                                     scalar columns, partition id of each row),
+                                     vectors-<i>.f32
         segments/tombstones-<gen>.bits   bitmap of deleted rows
         segments/index-<gen>-<i>.faiss   saved HNSW graph of vector field <i>
 
@@ -22,6 +28,12 @@ fsync) and only then deletes the old log. Opening a space loads the
 snapshot, replays the log and truncates a torn last record, which belongs
 to a write that never returned. FLAT indexes are rebuilt from the vectors
 on open; HNSW graphs are loaded from the snapshot.
+
+Partitions are an attribute of each row (see :mod:`qiao.vectordb.partitions`):
+one store and one vector index per field serve every partition. A space
+update commits by replacing ``space.json``. Opening a space deletes rows
+whose partition a committed DROP removed. Opening the engine finishes a
+rename whose ``space.json`` already has the new name.
 """
 
 from __future__ import annotations

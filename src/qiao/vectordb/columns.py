@@ -12,6 +12,7 @@ from qiao.vectordb.fields import FieldType
 
 __all__ = [
     "BoolMask",
+    "GrowableArray",
     "Column",
     "NumericColumn",
     "StringArrayColumn",
@@ -29,7 +30,7 @@ _NUMERIC_DTYPES = {
 }
 
 
-class _GrowableArray:
+class GrowableArray:
     """A numpy array that grows by doubling; ``view()`` returns the filled part."""
 
     def __init__(self, dtype: type, capacity: int = 1024) -> None:
@@ -52,7 +53,7 @@ class _GrowableArray:
         return self._data[: self._size]
 
 
-class BoolMask(_GrowableArray):
+class BoolMask(GrowableArray):
     """A growable boolean array, used for the live-row mask."""
 
     def __init__(self) -> None:
@@ -94,7 +95,7 @@ class NumericColumn(Column):
         self.field_type = field_type
         self.dtype = _NUMERIC_DTYPES[field_type]
         self.default = False if field_type is FieldType.BOOL else 0
-        self._array = _GrowableArray(self.dtype)
+        self._array = GrowableArray(self.dtype)
 
     def __len__(self) -> int:
         return len(self._array)

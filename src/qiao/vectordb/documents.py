@@ -32,11 +32,16 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 @dataclass
 class DocumentPatch:
-    """The fields one upserted document sets; ``doc_id`` is None until an id is assigned."""
+    """The fields one upserted document sets; ``doc_id`` is None until an id is assigned.
+
+    ``partition`` is the id of the partition the document is routed to, set
+    with the id; None in log records written before partitions were stored.
+    """
 
     doc_id: str | None
     scalars: dict[str, Any] = field(default_factory=dict)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    partition: int | None = None
 
 
 class _FieldError(ValueError):

@@ -17,8 +17,11 @@ from qiao.fileio import fsync_directory, write_json_atomic
 from qiao.vectordb.errors import ErrorCode, VectorDBError
 from qiao.vectordb.lock import EngineLock
 from qiao.vectordb.names import validate_name
+from qiao.vectordb.partitions import PartitionLayout
 from qiao.vectordb.schema import SpaceSchema
 from qiao.vectordb.space import DEFAULT_SNAPSHOT_WAL_BYTES, Space
+from qiao.vectordb.space_meta import SpaceMeta, read_space_meta, write_space_meta
+from qiao.vectordb.space_update import finish_interrupted_renames, update_space
 
 __all__ = ["Engine"]
 
@@ -77,6 +80,7 @@ class Engine:
         for leftover in self.path.glob("dbs/**/.pending-*"):
             logger.info("removing %s, left by an interrupted create or drop", leftover)
             shutil.rmtree(leftover)
+        finish_interrupted_renames(self.path / "dbs")
 
     # Databases.
 
@@ -143,15 +147,16 @@ class Engine:
                 raise VectorDBError(
                     ErrorCode.SPACE_EXIST, f"space {parsed.name!r} already exists in {db!r}"
                 )
-            info = {
-                "id": self._next_id("next_space_id"),
-                "name": parsed.name,
-                "db_name": db,
-                "schema": parsed.to_dict(),
-            }
+            db_id = self.describe_database(db)["id"]
+            layout = PartitionLayout.create(
+                parsed.partition_num,
+                parsed.partition_rule,
+                lambda: self._next_id("next_partition_id"),
+            )
+            meta = SpaceMeta(self._next_id("next_space_id"), db, db_id, parsed, layout)
             pending = self._pending_dir(spaces_dir)
             pending.mkdir()
-            write_json_atomic(pending / SPACE_FILE, info)
+            write_space_meta(pending, meta)
             os.rename(pending, directory)
             fsync_directory(spaces_dir)
             space = self._open_space(db, directory)
@@ -173,18 +178,37 @@ class Engine:
             return self._open_space(db, directory)
 
     def _open_space(self, db: str, directory: Path) -> Space:
-        info = _read_json(directory / SPACE_FILE)
-        schema = SpaceSchema.from_dict(info["schema"])
+        meta = read_space_meta(directory)
         space = Space(
             directory,
             db,
-            info["id"],
-            schema,
+            meta.id,
+            meta.schema,
             read_only=self.read_only,
             snapshot_wal_bytes=self._snapshot_wal_bytes,
+            meta=meta,
         )
-        self._spaces[(db, schema.name)] = space
+        self._spaces[(db, meta.name)] = space
         return space
+
+    def update_space(self, db: str, name: str, changes: dict[str, Any]) -> Space:
+        """Change a space as Vearch's space PUT does and return it; the change is atomic.
+
+        ``changes`` contains one or more of: a larger ``partition_num``;
+        ``{"operator_type": "ADD" | "DROP", "partition_name", "partition_rule"}``
+        to add or drop RANGE partitions (DROP deletes their documents);
+        ``fields`` to add scalar fields; ``name`` to rename and ``enabled``.
+        Index changes raise PARAM_ERROR. A rename returns a new Space object
+        and closes the old one.
+        """
+        with self._mutex:
+            self._check_writable()
+            space = self.get_space(db, name)
+            renamed = update_space(space, changes, self._next_id)
+            if renamed is None:
+                return space
+            self._spaces.pop((db, name), None)
+            return self._open_space(db, renamed)
 
     def list_spaces(self, db: str) -> list[str]:
         """Return the space names of database ``db``, sorted."""
@@ -210,7 +234,8 @@ class Engine:
     # Helpers.
 
     def _next_id(self, key: str) -> int:
-        value = int(self._meta[key])
+        # Folders written before partitions existed have no "next_partition_id".
+        value = int(self._meta.get(key, 1))
         self._meta[key] = value + 1
         write_json_atomic(self.path / ENGINE_FILE, self._meta)
         return value

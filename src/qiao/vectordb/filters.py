@@ -123,6 +123,12 @@ def _parse_condition(entry: object, schema: SpaceSchema) -> Condition:
         raise _param_error(f"filter field {name!r} is not a field of space {schema.name!r}")
     if spec.is_vector:
         raise _param_error(f"filter field {name!r} is a vector field; filter on scalar fields")
+    if not schema.is_indexed(name):
+        raise _param_error(
+            f"field:[{name}] not set index; a filter needs a scalar index on the field. "
+            f'Declare one, such as "index": {{"name": "{name}_index", "type": "INVERTED"}}, '
+            "when creating the space"
+        )
     if "value" not in entry:
         raise _param_error(f"filter condition on {name!r} has no 'value'")
     value = entry["value"]

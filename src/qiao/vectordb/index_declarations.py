@@ -63,6 +63,17 @@ def _parse_index(
             )
         params = validate_vector_index(index_type, params, spec.dimension)
         return IndexSpec(index_name, index_type, params, field_names)
+    if index_type == "INVERTED_LIST":
+        raise _param_error(
+            f"index {index_name!r} of {field_names[0]!r} has type INVERTED_LIST, which Vearch "
+            "defines but rejects; use SCALAR, INVERTED or BITMAP"
+        )
+    if index_type == "COMPOSITE":
+        raise _param_error(
+            f"index {index_name!r} on field {field_names[0]!r} is COMPOSITE; declare COMPOSITE "
+            "indexes only in the top-level 'indexes' list with 'field_names' of two or more "
+            "scalar fields"
+        )
     if index_type not in SCALAR_INDEX_TYPES:
         raise _param_error(
             f"index type {index_type!r} is unknown; use one of "

@@ -15,7 +15,7 @@ import numpy as np
 from qiao.errors import StorageError
 from qiao.vectordb.documents import DocumentPatch
 from qiao.vectordb.index import VectorIndex
-from qiao.vectordb.store import DocumentStore
+from qiao.vectordb.store import NO_PARTITION, DocumentStore
 
 __all__ = ["apply_delete", "apply_upsert"]
 
@@ -24,6 +24,7 @@ __all__ = ["apply_delete", "apply_upsert"]
 class _NewRow:
     old_row: int | None
     scalars: dict[str, Any]
+    partition: int
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -32,7 +33,9 @@ def apply_upsert(
 ) -> None:
     """Write each patch as a new row; an existing document keeps the fields the patch omits.
 
-    Several patches for one id in a batch merge into one row, in order.
+    Several patches for one id in a batch merge into one row, in order. The
+    row moves to the patch's partition; a patch without one keeps the old
+    row's partition.
     """
     pending: dict[str, _NewRow] = {}
     for patch in patches:
@@ -41,7 +44,10 @@ def apply_upsert(
         if entry is None:
             old_row = store.row_of(patch.doc_id)
             scalars = store.scalar_values(old_row) if old_row is not None else {}
-            entry = pending[patch.doc_id] = _NewRow(old_row, scalars)
+            partition = int(store.partition_ids()[old_row]) if old_row is not None else NO_PARTITION
+            entry = pending[patch.doc_id] = _NewRow(old_row, scalars, partition)
+        if patch.partition is not None:
+            entry.partition = patch.partition
         entry.scalars.update(patch.scalars)
         entry.vectors.update(patch.vectors)
     rows = list(pending.values())
@@ -49,7 +55,9 @@ def apply_upsert(
     for entry in rows:
         if entry.old_row is not None:
             store.kill(entry.old_row)
-    store.append_rows(list(pending), [entry.scalars for entry in rows])
+    store.append_rows(
+        list(pending), [entry.scalars for entry in rows], [entry.partition for entry in rows]
+    )
     for name, index in indexes.items():
         index.add(blocks[name])
 

@@ -1,7 +1,8 @@
 """Encoding of write-ahead log payloads for upsert and delete batches.
 
 An upsert payload is ``b"U"``, a u32 header length, a JSON header with each
-document's id, scalar values and vector field names, then for each vector
+document's id, scalar values, vector field names and partition id (``p``,
+absent in records written before partitions were stored), then for each vector
 field in schema order the float32 vectors of the documents that set it,
 concatenated. A delete payload is ``b"D"`` followed by a JSON list of ids.
 """
@@ -26,12 +27,13 @@ _LENGTH = struct.Struct("<I")
 
 def encode_upsert(schema: SpaceSchema, patches: Sequence[DocumentPatch]) -> bytes:
     """Return the log payload of an upsert batch; every patch must have an id."""
-    header = {
-        "docs": [
-            {"_id": patch.doc_id, "s": patch.scalars, "v": sorted(patch.vectors)}
-            for patch in patches
-        ]
-    }
+    docs = []
+    for patch in patches:
+        doc = {"_id": patch.doc_id, "s": patch.scalars, "v": sorted(patch.vectors)}
+        if patch.partition is not None:
+            doc["p"] = patch.partition
+        docs.append(doc)
+    header = {"docs": docs}
     header_bytes = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     parts = [_UPSERT, _LENGTH.pack(len(header_bytes)), header_bytes]
     for spec in schema.vector_fields:
@@ -59,7 +61,7 @@ def decode_record(
     body_start = 1 + _LENGTH.size
     header = json.loads(payload[body_start : body_start + header_length])
     docs = header["docs"]
-    patches = [DocumentPatch(doc["_id"], doc["s"]) for doc in docs]
+    patches = [DocumentPatch(doc["_id"], doc["s"], partition=doc.get("p")) for doc in docs]
     offset = body_start + header_length
     for spec in schema.vector_fields:
         owners = [i for i, doc in enumerate(docs) if spec.name in doc["v"]]

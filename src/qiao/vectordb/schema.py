@@ -14,8 +14,9 @@ from qiao.vectordb.index_declarations import (
     parse_top_level_indexes,
 )
 from qiao.vectordb.names import validate_name
+from qiao.vectordb.partitions import RangeRule, parse_partition_rule
 
-__all__ = ["SpaceSchema"]
+__all__ = ["SpaceSchema", "parse_field"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ _TYPE_NAMES = {
 _RESERVED_FIELD_NAMES = frozenset({"_id", "_score"})
 _VECTOR_FORMATS = frozenset({"normalization", "normal", "no"})
 _STORE_TYPES = frozenset({"MemoryOnly", "RocksDB"})
+# Partitions share one store and one index per field on this engine, so many
+# partitions cost little; the cap only stops absurd values.
+MAX_PARTITION_NUM = 1024
 
 
 def _param_error(detail: str) -> VectorDBError:
@@ -56,6 +60,7 @@ class SpaceSchema:
     partition_num: int = 1
     replica_num: int = 1
     options: dict[str, Any] = field(default_factory=dict)
+    partition_rule: RangeRule | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {spec.name: spec for spec in self.fields})
@@ -98,6 +103,8 @@ class SpaceSchema:
         }
         if self.indexes:
             result["indexes"] = [index.to_dict(top_level=True) for index in self.indexes]
+        if self.partition_rule is not None:
+            result["partition_rule"] = self.partition_rule.to_dict()
         result.update(self.options)
         return result
 
@@ -118,7 +125,9 @@ class SpaceSchema:
             for key in ("refresh_interval", "enable_id_cache", "enable_realtime")
             if key in raw
         }
-        schema = cls(name, tuple(fields), tuple(indexes), partition_num, replica_num, options)
+        field_types = {spec.name: spec.type for spec in fields}
+        rule = parse_partition_rule(raw.get("partition_rule"), field_types)
+        schema = cls(name, tuple(fields), tuple(indexes), partition_num, replica_num, options, rule)
 
         if not any(schema.index_for(spec.name) is not None for spec in schema.vector_fields):
             raise _param_error(
@@ -130,14 +139,13 @@ class SpaceSchema:
 
 
 def _parse_partitioning(raw: dict[str, Any]) -> tuple[int, int]:
-    """Return ``(partition_num, replica_num)``; only one partition and one replica work so far."""
+    """Return ``(partition_num, replica_num)``; only one replica works on one node."""
     partition_num = _positive_int(raw.get("partition_num", 1), "partition_num")
-    if partition_num != 1:
+    if partition_num > MAX_PARTITION_NUM:
         raise _param_error(
-            f"partition_num {partition_num} is not supported yet; set partition_num to 1"
+            f"partition_num {partition_num} is above the maximum {MAX_PARTITION_NUM}; "
+            "use fewer partitions"
         )
-    if raw.get("partition_rule"):
-        raise _param_error("partition_rule is not supported yet; remove it")
 
     # NOTE: Vearch defaults replica_num to 3, which fails on one node. This
     # single-node engine defaults to 1 so that a schema without it works.
@@ -163,7 +171,7 @@ def _parse_fields(raw_fields: object) -> list[FieldSpec]:
     fields: list[FieldSpec] = []
     seen: set[str] = set()
     for raw in raw_fields:
-        spec = _parse_field(raw)
+        spec = parse_field(raw)
         if spec.name in seen:
             raise _param_error(
                 f"field name {spec.name!r} is duplicated; field names must be unique"
@@ -173,7 +181,8 @@ def _parse_fields(raw_fields: object) -> list[FieldSpec]:
     return fields
 
 
-def _parse_field(raw: object) -> FieldSpec:
+def parse_field(raw: object) -> FieldSpec:
+    """Validate one field declaration of a space schema and return it."""
     if not isinstance(raw, dict):
         raise _param_error(f"each field must be a JSON object, got {raw!r}")
     name = raw.get("name")

@@ -11,11 +11,20 @@ from typing import Any
 import numpy as np
 
 from qiao.errors import StorageError
+from qiao.vectordb.columns import create_column
+from qiao.vectordb.describe import describe_space, space_entity
 from qiao.vectordb.documents import DocumentPatch, validate_documents
 from qiao.vectordb.errors import ErrorCode, VectorDBError
 from qiao.vectordb.filters import parse_filter
 from qiao.vectordb.ids import new_document_id
 from qiao.vectordb.mutations import apply_delete, apply_upsert
+from qiao.vectordb.paging import parse_paging, parse_sort, sort_hits, sort_rows
+from qiao.vectordb.partition_rows import (
+    direct_get,
+    partition_mask,
+    reconcile_partitions,
+    route_patches,
+)
 from qiao.vectordb.persistence import SpacePersistence
 from qiao.vectordb.records import encode_delete, encode_upsert
 from qiao.vectordb.render import DocumentRenderer, select_fields
@@ -27,6 +36,7 @@ from qiao.vectordb.requests import (
 )
 from qiao.vectordb.schema import SpaceSchema
 from qiao.vectordb.search import merge_fields, parse_vector_queries, parse_weights, search_field
+from qiao.vectordb.space_meta import SpaceMeta, read_space_meta, write_space_meta
 
 __all__ = ["DEFAULT_SNAPSHOT_WAL_BYTES", "Space"]
 
@@ -35,6 +45,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_LIMIT = 50
 # A snapshot is taken when the write-ahead log grows past this size.
 DEFAULT_SNAPSHOT_WAL_BYTES = 64 * 1024 * 1024
+
+
+def _allowed(mask: np.ndarray | None, row: int) -> bool:
+    return mask is None or bool(mask[row])
 
 
 class Space:
@@ -53,8 +67,10 @@ class Space:
         *,
         read_only: bool = False,
         snapshot_wal_bytes: int = DEFAULT_SNAPSHOT_WAL_BYTES,
+        meta: SpaceMeta | None = None,
     ) -> None:
         self.directory = directory
+        self.meta = meta if meta is not None else read_space_meta(directory)
         self.db_name = db_name
         self.id = space_id
         self.schema = schema
@@ -65,6 +81,9 @@ class Space:
         self._closed = False
         self._persistence = SpacePersistence(directory, schema, read_only=read_only)
         self._store, self._indexes = self._persistence.load()
+        orphans = reconcile_partitions(self._store, self.meta.layout)
+        if orphans:
+            self._delete_rows_of_dropped_partitions(orphans)
 
     @property
     def name(self) -> str:
@@ -78,17 +97,23 @@ class Space:
 
     # Writes.
 
-    def upsert(self, documents: list[dict[str, Any]]) -> list[str]:
+    def upsert(
+        self, documents: list[dict[str, Any]], partitions: list[int | str] | None = None
+    ) -> list[str]:
         """Insert or update documents and return their ids, in order; durable on return.
 
         A document without ``_id`` gets a generated one and must set every
         vector field. A document whose ``_id`` exists is updated: the fields
         it sets replace the stored ones and the others, vectors included, stay.
+        Each document goes to a partition by the hash of its id; with
+        ``partitions`` (partition ids) by that hash among them; with a RANGE
+        rule by its date, and then ``partitions`` is ignored, as in Vearch.
         """
         patches = validate_documents(self.schema, documents)
         with self._lock:
             self._check_writable()
             self._assign_ids(patches)
+            route_patches(self.meta.layout, patches, partitions)
             self._persistence.log(encode_upsert(self.schema, patches))
             apply_upsert(self._store, self._indexes, patches)
             self._after_write()
@@ -199,21 +224,68 @@ class Space:
         fields: Sequence[str] | None = None,
         limit: int = DEFAULT_LIMIT,
         vector_value: bool = False,
+        *,
+        partition_id: int | str | None = None,
+        get_by_hash: bool = False,
+        next: bool = False,
+        partition_names: Sequence[str] | None = None,
+        sort: Any = None,
+        page_size: int | None = None,
+        page_num: int | None = None,
+        offset: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Return documents by id (fewer than 500) or the first ``limit`` that match ``filters``.
+        """Return documents by id (fewer than 500) or the ones that match ``filters``.
 
-        Documents matched by a filter come in insertion order; a duplicated id
-        returns its document twice, as in Vearch.
+        Documents matched by a filter come in insertion order unless ``sort``
+        is given; paging (``offset`` or ``page_size``/``page_num``, see
+        :mod:`qiao.vectordb.paging`) and ``limit`` apply to them. A duplicated
+        id returns its document twice, as in Vearch. ``partition_names``
+        restricts the request to those partitions. ``partition_id`` or
+        ``get_by_hash`` makes it a direct get: a missing id comes back as
+        ``{"_id", "code": 404, "msg"}``, and with ``partition_id`` only that
+        partition is read. With ``partition_id`` and ``next``, each id is an
+        internal docid and the result is the next live document of that
+        partition after it, with ``_docid`` added.
         """
         ids, parsed = parse_query_target(self.schema, document_ids, filters)
-        if ids is not None:
-            return self.get(ids, fields, vector_value)
-        positive_limit(limit)
+        skip, limit = parse_paging(limit, page_size, page_num, offset)
+        sort_keys = parse_sort(sort, self.schema, allow_score=False)
         with self._lock:
             self._check_open()
             scalars, vectors = select_fields(self.schema, fields, vector_value)
-            rows = np.flatnonzero(parsed.evaluate(self._store))[:limit]  # type: ignore[union-attr]
-            return self._renderer().render(rows.tolist(), scalars, vectors)
+            restrict = partition_mask(
+                self._store, self.meta.layout, partition_id, partition_names, next=next
+            )
+            if ids is not None and (partition_id is not None or get_by_hash):
+                found = direct_get(self._store, ids, restrict, next=next)
+                return self._render_direct(found, scalars, vectors, with_docid=next)
+            if ids is not None:
+                rows = [self._store.row_of(doc_id) for doc_id in ids]
+                found_rows = [row for row in rows if row is not None and _allowed(restrict, row)]
+                return self._renderer().render(found_rows, scalars, vectors)
+            mask = parsed.evaluate(self._store)  # type: ignore[union-attr]
+            if restrict is not None:
+                mask = mask & restrict
+            matched = np.flatnonzero(mask).tolist()
+            if sort_keys:
+                matched = sort_rows(self._store, matched, sort_keys)
+            return self._renderer().render(matched[skip : skip + limit], scalars, vectors)
+
+    def _render_direct(
+        self, found: list[tuple[str, int | None]], scalars: Any, vectors: Any, *, with_docid: bool
+    ) -> list[dict[str, Any]]:
+        """Render a direct get: a document per found row, a 404 entry per missing id."""
+        renderer = self._renderer()
+        results = []
+        for doc_id, row in found:
+            if row is None:
+                results.append({"_id": doc_id, "code": 404, "msg": "document not found"})
+                continue
+            (document,) = renderer.render([row], scalars, vectors)
+            if with_docid:
+                document["_docid"] = row
+            results.append(document)
+        return results
 
     def search(
         self,
@@ -227,6 +299,11 @@ class Space:
         *,
         is_brute_search: int = 0,
         ranker: dict[str, Any] | None = None,
+        partition_names: Sequence[str] | None = None,
+        sort: Any = None,
+        page_size: int | None = None,
+        page_num: int | None = None,
+        offset: int | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Return the top ``limit`` documents per query vector, each with ``_id`` and ``_score``.
 
@@ -235,9 +312,13 @@ class Space:
         ``limit`` among the matching documents. ``index_params`` may set
         ``metric_type`` (another metric than the index's is searched exactly)
         and ``efSearch``. ``is_brute_search=1`` forces an exact search.
+        ``partition_names`` restricts the search to those partitions; ``sort``
+        and paging work as described in :mod:`qiao.vectordb.paging`.
         """
         queries = parse_vector_queries(self.schema, vectors)
-        positive_limit(limit)
+        skip, limit = parse_paging(limit, page_size, page_num, offset)
+        sort_keys = parse_sort(sort, self.schema, allow_score=True)
+        k = skip + limit
         index_params = dict(index_params or {})
         weights = parse_weights(ranker, len(queries))
         parsed = parse_filter(filters, self.schema)
@@ -245,11 +326,14 @@ class Space:
             self._check_open()
             scalars, vector_fields = select_fields(self.schema, fields, vector_value)
             allowed = self._allowed_rows(parsed)
+            restrict = partition_mask(self._store, self.meta.layout, None, partition_names)
+            if restrict is not None:
+                allowed = restrict if allowed is None else allowed & restrict
             per_field = [
                 search_field(
                     self._indexes[query.field.name],
                     query,
-                    limit,
+                    k,
                     allowed,
                     index_params,
                     brute_force=is_brute_search == 1,
@@ -260,12 +344,18 @@ class Space:
             if len(per_field) == 1:
                 hits = list(zip(per_field[0].result.rows, per_field[0].result.scores, strict=True))
             else:
-                hits = merge_fields(per_field, weights, limit)
+                hits = merge_fields(per_field, weights, k)
             renderer = self._renderer()
-            return [
-                renderer.render(rows.tolist(), scalars, vector_fields, scores.tolist())
-                for rows, scores in hits
-            ]
+            results = []
+            for rows, scores in hits:
+                row_list, score_list = rows.tolist(), scores.tolist()
+                if sort_keys:
+                    row_list, score_list = sort_hits(self._store, row_list, score_list, sort_keys)
+                page = slice(skip, skip + limit)
+                results.append(
+                    renderer.render(row_list[page], scalars, vector_fields, score_list[page])
+                )
+            return results
 
     def _allowed_rows(self, parsed: Any) -> np.ndarray | None:
         if parsed is not None:
@@ -277,29 +367,56 @@ class Space:
     def _renderer(self) -> DocumentRenderer:
         return DocumentRenderer(self._store, self._indexes)
 
-    def describe(self) -> dict[str, Any]:
-        """Return the space in the shape of Vearch's space GET response (SpaceInfo)."""
+    def describe(self, detail: bool = False) -> dict[str, Any]:
+        """Return the space in the shape of Vearch's space GET response (SpaceInfo).
+
+        ``partitions`` lists every partition with its document count and index
+        progress; ``detail`` adds each partition's ``raft_status``.
+        """
         with self._lock:
-            schema = self.schema.to_dict()
-            doc_num = self._store.live_count
-            return {
-                "space_name": self.name,
-                "db_name": self.db_name,
-                "doc_num": doc_num,
-                "partition_num": self.schema.partition_num,
-                "replica_num": self.schema.replica_num,
-                "schema": {"fields": schema["fields"], "indexes": schema.get("indexes", [])},
-                "status": "green",
-                "partitions": [
-                    {
-                        "pid": self.id,
-                        "doc_num": doc_num,
-                        "index_status": 2,
-                        "index_num": self._store.row_count,
-                        "max_docid": self._store.row_count - 1,
-                    }
-                ],
-            }
+            return describe_space(self.meta, self._store, self.index_progress(), detail)
+
+    def entity(self) -> dict[str, Any]:
+        """Return the Vearch Space entity (the create-space response and the cached space)."""
+        with self._lock:
+            return space_entity(self.meta)
+
+    # Partitions and space updates.
+
+    def _delete_rows_of_dropped_partitions(self, doc_ids: list[str]) -> None:
+        """Delete documents whose partition is gone; logged unless the space is read-only."""
+        if not self.read_only:
+            self._persistence.log(encode_delete(doc_ids))
+        apply_delete(self._store, doc_ids)
+        logger.info(
+            "deleted %d documents of dropped partitions from %s/%s",
+            len(doc_ids),
+            self.db_name,
+            self.name,
+        )
+
+    def apply_meta(self, meta: SpaceMeta) -> None:
+        """Commit updated metadata to ``space.json`` and switch to it.
+
+        Called by :meth:`qiao.vectordb.Engine.update_space`. The space lock is
+        held throughout, so no write is routed by the old partitions after the
+        commit. Documents of partitions the new layout lacks are then deleted
+        durably, and new scalar fields get columns of default values.
+        """
+        with self._lock:
+            self._check_writable()
+            write_space_meta(self.directory, meta)
+            for spec in meta.schema.scalar_fields:
+                if spec.name not in self._store.columns:
+                    self._store.add_column(spec.name, create_column(spec.type))
+            self._store.schema = meta.schema
+            self._persistence.schema = meta.schema
+            self.schema = meta.schema
+            self.meta = meta
+            orphans = reconcile_partitions(self._store, meta.layout)
+            if orphans:
+                self._delete_rows_of_dropped_partitions(orphans)
+                self._after_write()
 
     # Lifecycle.
 
@@ -336,3 +453,12 @@ class Space:
 
     def __repr__(self) -> str:
         return f"Space({self.db_name!r}/{self.name!r}, doc_num={self._store.live_count})"
+
+    def index_progress(self) -> tuple[int, int]:
+        """Return ``(index_status, indexed_rows)``: every row is searchable once written.
+
+        NOTE: placeholder, replaced by the index branch, which reports training
+        and background indexing.
+        """
+        with self._lock:
+            return 2, self._store.row_count

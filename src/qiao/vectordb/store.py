@@ -12,10 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from qiao.vectordb.columns import BoolMask, Column, create_column
+from qiao.vectordb.columns import BoolMask, Column, GrowableArray, create_column
 from qiao.vectordb.schema import SpaceSchema
 
-__all__ = ["DocumentStore"]
+__all__ = ["NO_PARTITION", "DocumentStore"]
+
+# Partition id of rows written before partitions were stored; a space reads
+# them as rows of its first partition.
+NO_PARTITION = -1
 
 
 class DocumentStore:
@@ -26,6 +30,7 @@ class DocumentStore:
         self.ids: list[str] = []
         self.id_to_row: dict[str, int] = {}
         self._live = BoolMask()
+        self._partitions = GrowableArray(np.int64)
         self._dead_count = 0
         self.columns: dict[str, Column] = {
             spec.name: create_column(spec.type) for spec in schema.scalar_fields
@@ -49,11 +54,20 @@ class DocumentStore:
         """Return a boolean view, True for live rows; it is invalidated by the next append."""
         return self._live.view()
 
+    def partition_ids(self) -> np.ndarray:
+        """Return a view of each row's partition id; it is invalidated by the next append."""
+        return self._partitions.view()
+
     def row_of(self, doc_id: str) -> int | None:
         """Return the live row of ``doc_id``, or None when there is no such document."""
         return self.id_to_row.get(doc_id)
 
-    def append_rows(self, ids: Sequence[str], rows: Sequence[dict[str, Any]]) -> int:
+    def append_rows(
+        self,
+        ids: Sequence[str],
+        rows: Sequence[dict[str, Any]],
+        partitions: Sequence[int] | None = None,
+    ) -> int:
         """Append one live row per id from per-row scalar values; return the first new row.
 
         A field missing from a row gets its type's default (0, false, "" or []).
@@ -63,10 +77,19 @@ class DocumentStore:
             name: [row.get(name, column.default) for row in rows]
             for name, column in self.columns.items()
         }
-        return self.append_columns(ids, columns)
+        return self.append_columns(ids, columns, partitions)
 
-    def append_columns(self, ids: Sequence[str], columns: dict[str, Sequence[Any]]) -> int:
-        """Append one live row per id from whole columns; return the first new row."""
+    def append_columns(
+        self,
+        ids: Sequence[str],
+        columns: dict[str, Sequence[Any]],
+        partitions: Sequence[int] | None = None,
+    ) -> int:
+        """Append one live row per id from whole columns; return the first new row.
+
+        ``partitions`` contains each row's partition id; without it the rows get
+        NO_PARTITION.
+        """
         first = len(self.ids)
         for name, column in self.columns.items():
             values = columns.get(name)
@@ -75,7 +98,15 @@ class DocumentStore:
             self.id_to_row[doc_id] = first + offset
         self.ids.extend(ids)
         self._live.extend(np.ones(len(ids), dtype=np.bool_))
+        if partitions is None:
+            partitions = [NO_PARTITION] * len(ids)
+        self._partitions.extend(np.asarray(partitions, dtype=np.int64))
         return first
+
+    def add_column(self, name: str, column: Column) -> None:
+        """Add an empty scalar column for a new field; every existing row gets its default."""
+        column.extend([column.default] * len(self.ids))
+        self.columns[name] = column
 
     def kill(self, row: int) -> None:
         """Mark ``row`` deleted and forget its id if the id still points to it."""
@@ -93,7 +124,9 @@ class DocumentStore:
         store = DocumentStore(self.schema)
         ids = [self.ids[row] for row in rows.tolist()]
         store.append_columns(
-            ids, {name: column.take(rows) for name, column in self.columns.items()}
+            ids,
+            {name: column.take(rows) for name, column in self.columns.items()},
+            self.partition_ids()[rows],
         )
         return store, rows
 

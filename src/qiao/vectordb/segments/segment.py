@@ -1,6 +1,8 @@
 """A segment: one folder with a run of rows, written once and never changed.
 
-``scalars.json`` contains ``{"ids": [...], "columns": {field: [values]}}`` and
+``scalars.json`` contains ``{"ids": [...], "columns": {field: [values]},
+"partitions": [partition ids]}`` (no ``partitions`` in segments written
+before partitions were stored) and
 ``vectors-<i>.f32`` the raw little-endian float32 vectors of the i-th vector
 field, row after row.
 """
@@ -37,10 +39,11 @@ def vectors_file(position: int) -> str:
 
 @dataclass
 class SegmentData:
-    """Rows of one segment: ids and scalar columns in storage form."""
+    """Rows of one segment: ids, scalar columns in storage form and partition ids."""
 
     ids: list[str]
     columns: dict[str, list[Any]]
+    partitions: list[int] | None = None
 
 
 def write_segment(
@@ -49,7 +52,8 @@ def write_segment(
     """Write a new segment folder durably; return each file's CRC32."""
     directory.mkdir()
     checksums: dict[str, int] = {}
-    payload = json.dumps({"ids": data.ids, "columns": data.columns}, ensure_ascii=False)
+    content = {"ids": data.ids, "columns": data.columns, "partitions": data.partitions}
+    payload = json.dumps(content, ensure_ascii=False)
     files = {SCALARS_FILE: payload.encode("utf-8")}
     for position, block in vectors.items():
         files[vectors_file(position)] = np.ascontiguousarray(block, dtype="<f4").tobytes()
@@ -77,7 +81,7 @@ def read_checked(path: Path, crc: int) -> bytes:
 def read_segment_scalars(directory: Path, files: dict[str, int]) -> SegmentData:
     """Read and verify the ids and scalar columns of a segment."""
     raw = json.loads(read_checked(directory / SCALARS_FILE, files[SCALARS_FILE]))
-    return SegmentData(raw["ids"], raw["columns"])
+    return SegmentData(raw["ids"], raw["columns"], raw.get("partitions"))
 
 
 def read_segment_vectors(

@@ -74,6 +74,7 @@ def write_snapshot(
         data = SegmentData(
             store.ids[start:stop],
             {field: column.to_list(start, stop) for field, column in store.columns.items()},
+            store.partition_ids()[start:stop].tolist(),
         )
         vectors = {
             position: indexes[spec.name].vectors_view()[start:stop]
@@ -120,7 +121,7 @@ def load_snapshot(
                 f"snapshot segment {directory} contains rows {segment.row_start}+"
                 f"{len(data.ids)}, but the previous segments end at row {store.row_count}"
             )
-        store.append_columns(data.ids, data.columns)
+        store.append_columns(data.ids, data.columns, data.partitions)
         for position, spec in enumerate(schema.vector_fields):
             if spec.name not in loaded:
                 block = read_segment_vectors(
