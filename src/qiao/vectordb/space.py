@@ -15,6 +15,8 @@ from qiao.vectordb.documents import DocumentPatch, validate_documents
 from qiao.vectordb.errors import ErrorCode, VectorDBError
 from qiao.vectordb.filters import parse_filter
 from qiao.vectordb.ids import new_document_id
+from qiao.vectordb.index_admin import IndexAdmin
+from qiao.vectordb.indexer import index_progress, start_indexer
 from qiao.vectordb.mutations import apply_delete, apply_upsert
 from qiao.vectordb.persistence import SpacePersistence
 from qiao.vectordb.records import encode_delete, encode_upsert
@@ -26,7 +28,14 @@ from qiao.vectordb.requests import (
     positive_limit,
 )
 from qiao.vectordb.schema import SpaceSchema
-from qiao.vectordb.search import merge_fields, parse_vector_queries, parse_weights, search_field
+from qiao.vectordb.search import (
+    check_index_params,
+    merge_fields,
+    parse_vector_queries,
+    parse_weights,
+    search_field,
+    use_brute_force,
+)
 
 __all__ = ["DEFAULT_SNAPSHOT_WAL_BYTES", "Space"]
 
@@ -65,6 +74,7 @@ class Space:
         self._closed = False
         self._persistence = SpacePersistence(directory, schema, read_only=read_only)
         self._store, self._indexes = self._persistence.load()
+        self._indexer = None if read_only else start_indexer(self)
 
     @property
     def name(self) -> str:
@@ -92,6 +102,8 @@ class Space:
             self._persistence.log(encode_upsert(self.schema, patches))
             apply_upsert(self._store, self._indexes, patches)
             self._after_write()
+        if self._indexer is not None:
+            self._indexer.wake()
         logger.info("upserted %d documents into %s/%s", len(patches), self.db_name, self.name)
         return [patch.doc_id for patch in patches]  # type: ignore[misc]
 
@@ -141,6 +153,8 @@ class Space:
                 self._persistence.log(encode_delete(targets))
                 apply_delete(self._store, targets)
                 self._after_write()
+        if targets and self._indexer is not None:
+            self._indexer.wake()
         logger.info("deleted %d documents from %s/%s", len(targets), self.db_name, self.name)
         return targets
 
@@ -164,8 +178,10 @@ class Space:
                 error,
             )
 
-    def _snapshot(self) -> None:
-        self._store, self._indexes = self._persistence.snapshot(self._store, self._indexes)
+    def _snapshot(self, *, compact: bool = False) -> None:
+        self._store, self._indexes = self._persistence.snapshot(
+            self._store, self._indexes, compact=compact
+        )
         self._next_snapshot_bytes = self._snapshot_wal_bytes
 
     def flush(self) -> None:
@@ -233,16 +249,29 @@ class Space:
         ``vectors`` is ``[{"field", "feature"}]`` where ``feature`` contains nq
         query vectors, flattened. With ``filters`` the hits are the best
         ``limit`` among the matching documents. ``index_params`` may set
-        ``metric_type`` (another metric than the index's is searched exactly)
-        and ``efSearch``. ``is_brute_search=1`` forces an exact search.
+        ``metric_type`` (another metric than the index's is searched exactly),
+        ``nprobe``, ``recall_num`` and ``efSearch``.
+
+        ``is_brute_search`` follows Vearch: 1 always compares the query with
+        every vector, 2 does so while an index is not trained, and 0 uses the
+        indexes; with 0, a space whose index is not trained yet and that has
+        more than 100 documents fails with SEARCH_ENGINE_ERR (461), unless the
+        space has ``enable_realtime``.
         """
         queries = parse_vector_queries(self.schema, vectors)
         positive_limit(limit)
-        index_params = dict(index_params or {})
+        index_params = check_index_params(index_params)
         weights = parse_weights(ranker, len(queries))
         parsed = parse_filter(filters, self.schema)
         with self._lock:
             self._check_open()
+            brute_force = use_brute_force(
+                is_brute_search,
+                index_progress(self._indexes)[0],
+                self._store.row_count,
+                bool(self.schema.options.get("enable_realtime")),
+                self.name,
+            )
             scalars, vector_fields = select_fields(self.schema, fields, vector_value)
             allowed = self._allowed_rows(parsed)
             per_field = [
@@ -252,7 +281,7 @@ class Space:
                     limit,
                     allowed,
                     index_params,
-                    brute_force=is_brute_search == 1,
+                    brute_force=brute_force,
                     l2_sqrt=l2_sqrt,
                 )
                 for query in queries
@@ -277,11 +306,44 @@ class Space:
     def _renderer(self) -> DocumentRenderer:
         return DocumentRenderer(self._store, self._indexes)
 
+    # Indexes.
+
+    def index_progress(self) -> tuple[int, int]:
+        """Return ``(index_status, n)``: 0/1/2 for unindexed/indexing/indexed, and the number
+        of leading rows ``[0, n)`` that every vector index holds."""
+        with self._lock:
+            return index_progress(self._indexes)
+
+    def indexes_info(self, detail: bool = False) -> dict[str, Any]:
+        """Return ``{db_name, space_name, indexes, build_state}`` for GET .../indexes."""
+        return IndexAdmin(self).info(detail)
+
+    def rebuild_index(
+        self,
+        drop_before_rebuild: bool = False,
+        limit_cpu: int = 0,
+        describe: int = 0,
+        partition_id: int | None = None,
+    ) -> None:
+        """Train every trained vector index (IVF) again on the current vectors.
+
+        See :meth:`qiao.vectordb.index_admin.IndexAdmin.rebuild`.
+        """
+        IndexAdmin(self).rebuild(drop_before_rebuild, limit_cpu, describe, partition_id)
+
+    def forcemerge(self, partition_id: int | None = None) -> None:
+        """Compact deleted rows out of the segments and the indexes now.
+
+        See :meth:`qiao.vectordb.index_admin.IndexAdmin.forcemerge`.
+        """
+        IndexAdmin(self).forcemerge(partition_id)
+
     def describe(self) -> dict[str, Any]:
         """Return the space in the shape of Vearch's space GET response (SpaceInfo)."""
         with self._lock:
             schema = self.schema.to_dict()
             doc_num = self._store.live_count
+            index_status, index_num = index_progress(self._indexes)
             return {
                 "space_name": self.name,
                 "db_name": self.db_name,
@@ -294,12 +356,19 @@ class Space:
                     {
                         "pid": self.id,
                         "doc_num": doc_num,
-                        "index_status": 2,
-                        "index_num": self._store.row_count,
+                        "index_status": index_status,
+                        "index_num": index_num,
                         "max_docid": self._store.row_count - 1,
                     }
                 ],
             }
+
+    def _replace_schema(self, schema: SpaceSchema) -> None:
+        """Use ``schema``, which differs from the current one in its scalar indexes only."""
+        with self._lock:
+            self.schema = schema
+            self._persistence.schema = schema
+            self._store.schema = schema
 
     # Lifecycle.
 
@@ -319,6 +388,8 @@ class Space:
 
     def close(self, *, snapshot: bool = True) -> None:
         """Close the space; unless ``snapshot`` is False, first snapshot any logged writes."""
+        if self._indexer is not None:
+            self._indexer.stop()
         with self._lock:
             if self._closed:
                 return
