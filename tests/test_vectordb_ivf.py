@@ -126,7 +126,7 @@ def test_ivfflat_recall_at_nprobe_8_of_32(engine):
     fill(space, vectors)
     wait_indexed(space, len(vectors))
     assert recall_at_10(space, vectors, queries) >= 0.9
-    # nprobe in the request overrides the schema's; all lists give the exact answer.
+    # nprobe in the request overrides the schema's. Probing all lists returns the exact top 10.
     assert recall_at_10(space, vectors, queries, index_params={"nprobe": 32}) == 1.0
 
 
@@ -239,3 +239,19 @@ def test_inner_product_with_normalization_gives_cosine(engine):
     assert hits[0]["_id"] == "3"
     assert hits[0]["_score"] == pytest.approx(1.0, abs=1e-5)
     assert hits[1]["_score"] <= hits[0]["_score"]
+
+
+def test_search_index_params_are_checked(engine):
+    vectors = clustered(1200)
+    space = engine.create_space(
+        "db", schema("flat", "IVFFLAT", metric_type="L2", ncentroids=16, training_threshold=1000)
+    )
+    fill(space, vectors)
+    wait_indexed(space, len(vectors))
+    accepted = {"nprobe": 2, "recall_num": 40, "parallel_on_queries": 1, "efSearch": 32}
+    hits = space.search([{"field": "emb", "feature": vectors[9]}], limit=2, index_params=accepted)
+    assert hits[0][0]["_id"] == "9"
+    for bad in ({"nprobe": 0}, {"recall_num": -3}, {"nprobe": "4"}, {"metric_type": "cos"}):
+        with pytest.raises(VectorDBError) as caught:
+            space.search([{"field": "emb", "feature": vectors[9]}], index_params=bad)
+        assert caught.value.code == ErrorCode.PARAM_ERROR

@@ -75,7 +75,7 @@ def test_rebuild_keeps_serving_the_old_index(engine, caplog):
     caplog.set_level(logging.INFO, logger="qiao.vectordb.indexer")
     caplog.clear()
     space.rebuild_index()
-    # The old index answers while the new one trains: no brute-force error.
+    # The old index serves searches while the new one trains, so no brute-force error.
     assert nearest(space, 42) == "doc42"
     deadline = time.monotonic() + 20
     while not any("trained the IVFFLAT" in record.getMessage() for record in caplog.records):
@@ -88,7 +88,7 @@ def test_rebuild_keeps_serving_the_old_index(engine, caplog):
 def test_rebuild_with_drop_retrains_from_unindexed(engine):
     space = trained_space(engine)
     space.rebuild_index(drop_before_rebuild=True, limit_cpu=1)
-    # Brute force while the index is not built (2) answers whatever the state.
+    # Brute force while the index is not built (2) returns hits in every state.
     hits = space.search([{"field": "emb", "feature": VECTORS[7]}], limit=1, is_brute_search=2)
     assert hits[0][0]["_id"] == "doc7"
     wait_for(space, (2, 500))
@@ -152,7 +152,8 @@ def test_forcemerge_survives_reopen(tmp_path):
 def test_indexes_info_reports_declared_indexes_and_state(engine):
     space = trained_space(engine)
     info = space.indexes_info()
-    assert info["db_name"] == "db" and info["space_name"] == "docs"
+    assert info["db_name"] == "db"
+    assert info["space_name"] == "docs"
     assert [index["name"] for index in info["indexes"]] == ["emb_idx"]
     assert info["build_state"] == {
         "index_status": 2,
@@ -177,7 +178,8 @@ def test_add_and_remove_scalar_indexes_persist(tmp_path):
                 {"name": "n_size", "type": "COMPOSITE", "field_names": ["n", "size"]},
             ],
         )
-        assert space.schema.is_indexed("tag") and space.schema.is_indexed("size")
+        assert space.schema.is_indexed("tag")
+        assert space.schema.is_indexed("size")
         names = [index["name"] for index in space.indexes_info()["indexes"]]
         assert names == ["emb_idx", "tag_idx", "n_size"]
     stored = json.loads((tmp_path / "db/dbs/db/spaces/docs/space.json").read_text())

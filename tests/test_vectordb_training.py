@@ -121,7 +121,8 @@ def test_reopen_loads_the_trained_index(tmp_path, caplog):
     with Engine(tmp_path / "db") as engine:
         space = engine.get_space("db", "docs")
         status, rows = space.index_progress()
-        assert status == 2 and rows >= 400
+        assert status == 2
+        assert rows >= 400
         wait_for(space, (2, 420))
         assert search(space)[0][0]["_id"] == "doc3"
     messages = [record.getMessage() for record in caplog.records]

@@ -11,7 +11,9 @@ Storage layout of an engine folder::
         wal-<seq>.log                write-ahead log of writes after that snapshot
         segments/seg-<gen>/          rows added by snapshot <gen>: scalars.json, vectors-<i>.f32
         segments/tombstones-<gen>.bits   bitmap of deleted rows
-        segments/index-<gen>-<i>.faiss   saved HNSW graph of vector field <i>
+        segments/index-<gen>-<i>.faiss   saved index of vector field <i>: an HNSW graph
+                                         with its vectors, or a trained IVFFLAT/IVFPQ
+                                         index (faiss format) over the leading rows
 
 Durability contract: ``Space.upsert`` and ``Space.delete`` append one record
 (length, CRC32, payload) to the write-ahead log and fsync it before they
@@ -22,6 +24,14 @@ fsync) and only then deletes the old log. Opening a space loads the
 snapshot, replays the log and truncates a torn last record, which belongs
 to a write that never returned. FLAT indexes are rebuilt from the vectors
 on open; HNSW graphs are loaded from the snapshot.
+
+IVFFLAT and IVFPQ indexes are trained by a background thread per space
+(``qiao.vectordb.indexer``) once the space holds ``training_threshold``
+live documents; until then the space reports index_status 0 and searches
+follow Vearch's brute-force rules. After a training the thread takes a
+snapshot, so the trained index is in the manifest and a reopened space
+loads it (vectors from the segments, the index from its ``.faiss`` file)
+and appends the rows of the replayed log, without training again.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 ``rebuild_index`` trains the trained indexes (IVFFLAT, IVFPQ) again on the
 current vectors, in the background. Without ``drop_before_rebuild`` the old
-index keeps serving searches until the new one is swapped in; with it, the
+index keeps serving searches until the new one is swapped in. With it, the
 old index is dropped at once, so the space is UNINDEXED until the new one
-is trained (and searches follow the brute-force rules meanwhile). FLAT and
+is trained, and searches follow the brute-force rules meanwhile. FLAT and
 HNSW indexes are rebuilt from the stored vectors at once, under the lock.
 
 ``forcemerge`` compacts now: deleted rows leave the segments and the
@@ -132,6 +132,8 @@ class IndexAdmin:
             live_count = space._store.live_count
             for name, index in list(space._indexes.items()):
                 if not isinstance(index, TrainedIndex):
+                    # NOTE: an HNSW graph is rebuilt while the space lock is held, so
+                    # writes and searches wait for it on a large space.
                     space._indexes[name] = index.compacted(rows)
                 elif drop or live_count < index.training_threshold:
                     fresh = type(index)(index.dimension, index.metric, index.params)

@@ -62,7 +62,7 @@ def index_progress(indexes: dict[str, VectorIndex]) -> tuple[int, int]:
 
 @dataclass
 class _TrainingJob:
-    """What a training reads: the rows ``[0, covered)`` and which of them are live."""
+    """Input of one training: the rows ``[0, covered)`` and a mask of the live ones."""
 
     field: str
     index: TrainedIndex
@@ -80,7 +80,8 @@ class SpaceIndexer:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._failed_at: dict[int, int] = {}
-        #: OpenMP threads for the next training (``rebuild_index(limit_cpu=...)``); 0: faiss's.
+        #: OpenMP threads of the next training, from ``rebuild_index(limit_cpu=...)``.
+        #: 0 leaves faiss's default.
         self.limit_cpu = 0
         self._thread = threading.Thread(
             target=self._run, name=f"qiao-indexer-{space.db_name}/{space.name}", daemon=True
@@ -163,7 +164,8 @@ class SpaceIndexer:
         covered = index.ntotal
         index.training = True
         live = self._space._store.live_mask()[:covered].copy()
-        return _TrainingJob(name, index, index.vectors_view()[:covered], live, self.limit_cpu)
+        threads, self.limit_cpu = self.limit_cpu, 0
+        return _TrainingJob(name, index, index.vectors_view()[:covered], live, threads)
 
     def _train(self, job: _TrainingJob) -> None:
         """Train and fill a faiss index without the space lock, then swap it in."""

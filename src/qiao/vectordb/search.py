@@ -184,7 +184,9 @@ def use_brute_force(
     index is not built and the space holds more than 100 documents, unless
     ``enable_realtime`` is set.
     """
-    if isinstance(is_brute_search, bool):
+    if is_brute_search is None:
+        is_brute_search = 0
+    elif isinstance(is_brute_search, bool):
         is_brute_search = int(is_brute_search)
     if is_brute_search not in (0, 1, 2):
         raise _param_error(f"is_brute_search must be 0, 1 or 2, got {is_brute_search!r}")

@@ -254,9 +254,9 @@ class Space:
 
         ``is_brute_search`` follows Vearch: 1 always compares the query with
         every vector, 2 does so while an index is not trained, and 0 uses the
-        indexes; with 0, a space whose index is not trained yet and that has
-        more than 100 documents fails with SEARCH_ENGINE_ERR (461), unless the
-        space has ``enable_realtime``.
+        indexes. With 0, a search fails with SEARCH_ENGINE_ERR (461) while an
+        index is not trained and the space has more than 100 documents,
+        unless the space sets ``enable_realtime``.
         """
         queries = parse_vector_queries(self.schema, vectors)
         positive_limit(limit)

@@ -99,7 +99,7 @@ class VectorIndex(ABC):
     #: True when a saved index contains the vectors (HNSW); False when they are read from the
     #: segments and the saved index is attached with ``restore`` (IVF).
     saves_vectors: ClassVar[bool] = True
-    #: True when the index must be trained on stored vectors before it holds any row.
+    #: True when the index must be trained on stored vectors before it contains any row.
     needs_training: ClassVar[bool] = False
 
     def __init__(self, dimension: int, metric: Metric, params: dict[str, Any]) -> None:

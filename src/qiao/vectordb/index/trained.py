@@ -152,9 +152,11 @@ class TrainedIndex(VectorIndex):
         return max(self.params["ncentroids"] * MAX_POINTS_PER_CENTROID, MIN_TRAINING_THRESHOLD)
 
     def install(self, index: faiss.Index) -> None:
-        """Use the trained ``index``, which holds rows ``[0, index.ntotal)`` of this field."""
+        """Use the trained ``index``, which contains rows ``[0, index.ntotal)`` of this field."""
         if index.ntotal > self.ntotal:
-            raise ValueError(f"the index holds {index.ntotal} rows, the field only {self.ntotal}")
+            raise ValueError(
+                f"the index contains {index.ntotal} rows but the field only {self.ntotal}"
+            )
         self._index = index
         self.rebuild_requested = False
 
@@ -188,7 +190,9 @@ class TrainedIndex(VectorIndex):
         if index.metric_type != self.metric.faiss_metric:
             raise ValueError(f"the saved index does not use metric {self.metric.value}")
         if index.ntotal > self.ntotal:
-            raise ValueError(f"the saved index holds {index.ntotal} rows, the field {self.ntotal}")
+            raise ValueError(
+                f"the saved index contains {index.ntotal} rows but the field only {self.ntotal}"
+            )
         self._index = index
 
     @abstractmethod
