@@ -196,6 +196,8 @@ def use_brute_force(
         return False
     if is_brute_search == 2 or enable_realtime or max_docid <= BRUTE_FORCE_SEARCH_THRESHOLD:
         return True
+    # NOTE: the detail repeats the line Vearch's engine.cc logs for this case; the
+    # detail Vearch's router puts after "search_engine_err" may read differently.
     raise VectorDBError(
         ErrorCode.SEARCH_ENGINE_ERR,
         f"{space_name} index not trained, brute_force_search is 0, max_docid_ = {max_docid}, "

@@ -309,8 +309,11 @@ class Space:
     # Indexes.
 
     def index_progress(self) -> tuple[int, int]:
-        """Return ``(index_status, n)``: 0/1/2 for unindexed/indexing/indexed, and the number
-        of leading rows ``[0, n)`` that every vector index holds."""
+        """Return ``(index_status, n)`` over the vector indexes of the space.
+
+        ``index_status`` is 0, 1 or 2 (unindexed, indexing, indexed) and every
+        vector index contains the leading rows ``[0, n)``.
+        """
         with self._lock:
             return index_progress(self._indexes)
 
@@ -325,7 +328,7 @@ class Space:
         describe: int = 0,
         partition_id: int | None = None,
     ) -> None:
-        """Train every trained vector index (IVF) again on the current vectors.
+        """Rebuild the vector indexes from the stored vectors; IVF indexes train in the background.
 
         See :meth:`qiao.vectordb.index_admin.IndexAdmin.rebuild`.
         """
