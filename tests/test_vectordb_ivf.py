@@ -243,8 +243,9 @@ def test_inner_product_with_normalization_gives_cosine(engine):
 
 def test_search_index_params_are_checked(engine):
     vectors = clustered(1200)
+    # 4 centroids take at most 4 x 256 training points, so 1024 of the 1200 are drawn.
     space = engine.create_space(
-        "db", schema("flat", "IVFFLAT", metric_type="L2", ncentroids=16, training_threshold=1000)
+        "db", schema("flat", "IVFFLAT", metric_type="L2", ncentroids=4, training_threshold=1000)
     )
     fill(space, vectors)
     wait_indexed(space, len(vectors))

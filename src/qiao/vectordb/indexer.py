@@ -176,7 +176,7 @@ class SpaceIndexer:
         if job.threads > 0:
             faiss.omp_set_num_threads(job.threads)
         try:
-            sample = job.vectors[job.live][: index.training_cap()]
+            sample = job.vectors[_sample_rows(job.live, index.training_cap())]
             logger.info(
                 "training the %s index of %s/%s field %r on %d vectors",
                 index.type_name,
@@ -224,6 +224,14 @@ class SpaceIndexer:
                 space._snapshot()
             except (StorageError, OSError) as error:
                 logger.error("could not save the trained index of %r: %s", job.field, error)
+
+
+def _sample_rows(live: np.ndarray, cap: int) -> np.ndarray:
+    """Return the live rows, or ``cap`` of them drawn at random (fixed seed) in row order."""
+    rows = np.flatnonzero(live)
+    if len(rows) <= cap:
+        return rows
+    return np.sort(np.random.default_rng(0).choice(rows, cap, replace=False))
 
 
 def start_indexer(space: Space) -> SpaceIndexer | None:
