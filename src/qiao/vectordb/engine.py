@@ -15,6 +15,7 @@ from typing import Any
 from qiao.errors import NotFoundError, StorageError
 from qiao.fileio import fsync_directory, write_json_atomic
 from qiao.vectordb.errors import ErrorCode, VectorDBError
+from qiao.vectordb.index_admin import schema_with_indexes, schema_without_index
 from qiao.vectordb.lock import EngineLock
 from qiao.vectordb.names import validate_name
 from qiao.vectordb.partitions import PartitionLayout
@@ -230,6 +231,36 @@ class Engine:
                 space.close(snapshot=False)
             self._remove(directory)
         logger.info("dropped space %s/%s", db, name)
+
+    # Indexes.
+
+    def add_indexes(self, db: str, space: str, indexes: list[dict[str, Any]]) -> None:
+        """Add scalar indexes (SCALAR, INVERTED, BITMAP, COMPOSITE) to an existing space.
+
+        ``indexes`` use the shape of a schema's top-level ``indexes`` list. The
+        new schema replaces ``space.json`` atomically. Vector indexes are fixed
+        at creation; adding one fails with PARAM_ERROR.
+        """
+        with self._mutex:
+            self._check_writable()
+            opened = self.get_space(db, space)
+            self._replace_schema(db, opened, schema_with_indexes(opened.schema, indexes))
+        logger.info("added %d indexes to %s/%s", len(indexes), db, space)
+
+    def remove_index(self, db: str, space: str, index_name: str) -> None:
+        """Remove the scalar index ``index_name`` from a space; vector indexes cannot be removed."""
+        with self._mutex:
+            self._check_writable()
+            opened = self.get_space(db, space)
+            self._replace_schema(db, opened, schema_without_index(opened.schema, index_name))
+        logger.info("removed index %s from %s/%s", index_name, db, space)
+
+    def _replace_schema(self, db: str, space: Space, schema: SpaceSchema) -> None:
+        path = space.directory / SPACE_FILE
+        info = _read_json(path)
+        info["schema"] = schema.to_dict()
+        write_json_atomic(path, info)
+        space._replace_schema(schema)
 
     # Helpers.
 
