@@ -51,11 +51,17 @@ def read_conversations(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise NotFoundError(f"data file {path} not found; check the path")
     rows = []
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            rows.append(_parse_row(path, number, line))
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise InvalidInputError(
+                    f"{path} line {number} is not UTF-8 ({error.reason}); prepared files are"
+                    " UTF-8, so run 'qiao workshop data prepare' on the original file"
+                ) from error
+            if line.strip():
+                rows.append(_parse_row(path, number, line))
     if not rows:
         raise InvalidInputError(
             f"{path} is empty: it has no rows; run 'qiao workshop data prepare' to fill it"
