@@ -296,6 +296,8 @@ def test_token_estimate_counts_cjk_and_other():
     assert estimate_tokens("高血压") == 3
     assert estimate_tokens("abcdef") == 2
     assert estimate_tokens("高血压abc") == 4
+    assert estimate_tokens("2024年，") == 6
+    assert estimate_tokens("hello world") == 4
     counter = load_token_counter(None)
     messages = [{"role": "user", "content": "高血压"}, {"role": "assistant", "content": "abc"}]
     assert counter.count(messages) == 3 + 1 + 2 * 5

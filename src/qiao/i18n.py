@@ -252,6 +252,8 @@ _add(
     "已写入 {out}：{rows} 行，通用 {general} 行（{general_share:.2f}%），领域 {domain} 行（{domain_share:.2f}%）。",
     "Wrote {out}: {rows} rows, {general} general ({general_share:.2f}%), {domain} domain ({domain_share:.2f}%).",
 )
+_add("ws_source_general", "通用", "general")
+_add("ws_source_domain", "领域", "domain")
 _add(
     "ws_repeated",
     "警告：{source} 数据只有 {available} 行，但需要 {needed} 行，因此有放回抽样：每行使用 {low}–{high} 次。",

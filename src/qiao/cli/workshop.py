@@ -177,7 +177,11 @@ def mix(
         error_console.print(
             t(
                 "ws_repeated",
-                **{key: value for key, value in warning.items() if key != "message"},
+                source=t(f"ws_source_{warning['source']}"),
+                available=warning["available"],
+                needed=warning["needed"],
+                low=warning["low"],
+                high=warning["high"],
             ),
             style="yellow",
             markup=False,

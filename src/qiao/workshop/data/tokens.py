@@ -5,14 +5,15 @@ llama-cpp-python, the ``llm`` extra, without loading the weights) or a
 Hugging Face ``tokenizer.json`` file or a folder containing one (read with
 the ``tokenizers`` package, the ``workshop`` extra).
 
-Without a tokenizer the count is an estimate: one token per CJK character
-(ideographs and full-width punctuation) plus one token per 3 other
-characters, rounded up. On 3,000 rows of general_zh the Qwen2.5 tokenizer
-gives 0.63 tokens per CJK character and 0.39 per other character, so the
-estimate counts about 1.5 times the real tokens there
-(``benchmarks/workshop_tokens.py``). It errs on the high side on purpose, so
-that rows kept by the filter fit the context; for tokenizers without a
-Chinese vocabulary (Llama 2 splits most ideographs into bytes) it is too low.
+Without a tokenizer the count is an estimate: one token for every character
+other than an ASCII letter, space or tab (CJK characters, digits,
+punctuation, line breaks; Qwen2.5 encodes each digit as its own token), plus
+one token per 3 ASCII letters, spaces and tabs, rounded up. On 3,000 rows of
+general_zh the estimate is 1.58 times the Qwen2.5 token count and lower than
+it on 22 rows (``benchmarks/workshop_tokens.py``). It errs on the high side
+on purpose, so that rows kept by the filter fit the context; for tokenizers
+without a Chinese vocabulary (Llama 2 splits most ideographs into bytes) it
+is too low.
 
 Each message adds :data:`TEMPLATE_TOKENS_PER_MESSAGE` for the chat template's
 role markers (``<|im_start|>user\\n`` ... ``<|im_end|>\\n`` is 5 tokens in Qwen2.5).
@@ -32,16 +33,15 @@ from qiao.optional import require
 __all__ = ["TEMPLATE_TOKENS_PER_MESSAGE", "TokenCounter", "estimate_tokens", "load_token_counter"]
 
 TEMPLATE_TOKENS_PER_MESSAGE = 5
-_CJK = re.compile(
-    r"[\u2e80-\u2fdf\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
-)
-OTHER_CHARS_PER_TOKEN = 3
+# Characters counted as one token each: everything but ASCII letters, spaces and tabs.
+_SINGLE_TOKEN = re.compile(r"[^A-Za-z \t]")
+LETTERS_PER_TOKEN = 3
 
 
 def estimate_tokens(text: str) -> int:
     """Return the estimated token count of ``text`` (see the module docstring)."""
-    cjk = len(_CJK.findall(text))
-    return cjk + math.ceil((len(text) - cjk) / OTHER_CHARS_PER_TOKEN)
+    single = len(_SINGLE_TOKEN.findall(text))
+    return single + math.ceil((len(text) - single) / LETTERS_PER_TOKEN)
 
 
 @dataclass
@@ -60,7 +60,7 @@ def load_token_counter(path: Path | None) -> TokenCounter:
     """Return a counter for the tokenizer at ``path``, or the estimate when ``path`` is None."""
     if path is None:
         return TokenCounter(
-            f"estimate (1 per CJK character + 1 per {OTHER_CHARS_PER_TOKEN} other characters)",
+            f"estimate (1 per CJK character, digit or symbol + 1 per {LETTERS_PER_TOKEN} letters)",
             estimate_tokens,
         )
     if not path.exists():
