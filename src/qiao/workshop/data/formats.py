@@ -34,6 +34,7 @@ __all__ = [
     "QUESTION_FIELDS",
     "FieldOptions",
     "RowError",
+    "check_conversation",
     "detect_format",
     "to_messages",
 ]

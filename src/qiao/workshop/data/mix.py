@@ -3,10 +3,10 @@
 Mixing general instructions into domain fine-tuning data limits catastrophic
 forgetting of general skills; the reference recipe is 70% general, 30% domain.
 A mix of ``rows`` rows takes ``round(rows * general%)`` general rows and the
-rest domain rows. Each source is sampled without replacement; a source with
-fewer rows than needed is used whole as often as it fits and the remainder is
-sampled without replacement, so every row appears ``k`` or ``k + 1`` times,
-and a warning gives the numbers. The mix is shuffled with the seed.
+rest domain rows. Each source is sampled without replacement. A source with
+fewer rows than needed is used whole as often as it fits, and the remainder
+is sampled without replacement, so every row appears ``k`` or ``k + 1``
+times. A warning gives the numbers. The mix is shuffled with the seed.
 :func:`shuffle_for_epoch` gives a trainer a different, reproducible order for
 each epoch.
 """

@@ -5,10 +5,10 @@ llama-cpp-python, the ``llm`` extra, without loading the weights) or a
 Hugging Face ``tokenizer.json`` file or a folder containing one (read with
 the ``tokenizers`` package, the ``workshop`` extra).
 
-Without a tokenizer the count is an estimate: one token for every character
-other than an ASCII letter, space or tab (CJK characters, digits,
-punctuation, line breaks; Qwen2.5 encodes each digit as its own token), plus
-one token per 3 ASCII letters, spaces and tabs, rounded up. On 3,000 rows of
+Without a tokenizer the count is an estimate. Every character other than an
+ASCII letter, space or tab counts as one token: CJK characters, digits
+(Qwen2.5 encodes each digit as its own token), punctuation and line breaks.
+ASCII letters, spaces and tabs count one token per 3, rounded up. On 3,000 rows of
 general_zh the estimate is 1.58 times the Qwen2.5 token count and lower than
 it on 22 rows (``benchmarks/workshop_tokens.py``). It errs on the high side
 on purpose, so that rows kept by the filter fit the context; for tokenizers
@@ -46,7 +46,7 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass
 class TokenCounter:
-    """Counts the tokens of a conversation; ``name`` says which tokenizer or the estimate."""
+    """Token counter of conversations; ``name`` is the tokenizer file or the estimate formula."""
 
     name: str
     count_text: Callable[[str], int]
