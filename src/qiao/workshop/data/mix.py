@@ -138,6 +138,8 @@ def mix_data(
     general_percent, domain_percent = parse_ratio(ratio)
     if rows < 1:
         raise InvalidInputError(f"--rows {rows} must be at least 1")
+    if out_path.is_dir():
+        raise InvalidInputError(f"--out {out_path} is a folder; give a file name such as mix.jsonl")
     general = _tagged(read_conversations(general_path), "general")
     domain = _tagged(read_conversations(domain_path), "domain")
     mixed, warnings = mix_rows(general, domain, rows, general_percent, seed)
@@ -161,8 +163,6 @@ def mix_data(
         "output": str(out_path),
         "warnings": warnings,
     }
-    if out_path.is_dir():
-        raise InvalidInputError(f"--out {out_path} is a folder; give a file name such as mix.jsonl")
     temporary = write_jsonl_temporary(out_path, mixed)
     try:
         commit_file(temporary, out_path)

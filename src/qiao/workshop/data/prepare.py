@@ -121,6 +121,8 @@ def prepare_data(
     options.check()
     if not inputs:
         raise InvalidInputError("no input files given; name at least one JSONL, CSV or XLSX file")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInputError(f"--out {out_dir} is a file; give a folder")
     counter = load_token_counter(options.tokenizer)
     scrubber = PiiScrubber(addresses=options.scrub_addresses)
     near_index = NearDuplicateIndex(options.near_duplicate_threshold)
@@ -266,8 +268,6 @@ def _report(per_file, scrubber, counter_name, options, invalid_examples) -> dict
 
 def _write_outputs(out_dir: Path, train_rows, eval_rows, report) -> None:
     """Write all three files to temporaries, then rename them with the report last."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InvalidInputError(f"--out {out_dir} is a file; give a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     temporaries = [
         (write_jsonl_temporary(out_dir / "train.jsonl", train_rows), out_dir / "train.jsonl"),
