@@ -71,6 +71,20 @@ PUBLIC_API = {
         "iter_files",
         "load_file",
     ],
+    "qiao.workshop.data": [
+        "FORMATS",
+        "FieldOptions",
+        "PiiScrubber",
+        "PrepareOptions",
+        "general_zh_path",
+        "med_dialogue_pairs",
+        "mix_data",
+        "mix_rows",
+        "parse_ratio",
+        "prepare_data",
+        "shuffle_for_epoch",
+        "write_med_dialogue_pairs",
+    ],
 }
 
 
