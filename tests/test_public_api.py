@@ -20,7 +20,16 @@ PUBLIC_API = {
         "StorageError",
         "__version__",
     ],
-    "qiao.vectordb": ["Engine", "ErrorCode", "Space", "VectorDBError"],
+    "qiao.vectordb": [
+        "Engine",
+        "ErrorCode",
+        "Space",
+        "VectorDBError",
+        "VectorDatabase",
+        "VectorSpace",
+        "connect",
+    ],
+    "qiao.vectordb.client": ["RemoteEngine", "RemoteSpace"],
     "qiao.knowledge": [
         "Answer",
         "Answerer",
