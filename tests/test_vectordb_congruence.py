@@ -1,11 +1,11 @@
 """The embedded engine and the served one return the same results for the same calls.
 
 Every step runs on an embedded Engine in one folder and, through the HTTP
-client, on a server over another folder, and both outcomes must agree: the
-same values (scores within a float tolerance) or the same error code and
-message. Ids generated for documents upserted without ``_id`` differ between
-the two, so results from the server are compared after mapping its ids to the
-embedded ones.
+client, on a server over another folder. Both outcomes must agree: the same
+values (scores within a float tolerance) or the same error code and message.
+Ids generated for documents upserted without ``_id`` differ between the two,
+so results from the server are compared after mapping its ids to the embedded
+ones.
 """
 
 from __future__ import annotations
@@ -328,6 +328,23 @@ def test_searches_agree(twin: Twin):
         ),
         "metric override with vectors",
     )
+
+    bounded = twin.check_space(
+        "products",
+        lambda space: space.search(
+            [{"field": "emb", "feature": features[8:16], "min_score": 0.2, "max_score": 1.5}],
+            limit=30,
+            fields=["price"],
+        ),
+        "score bounds",
+    )
+    assert 0 < len(bounded[0]) < 30
+    by_id = twin.check_space(
+        "products",
+        lambda space: space.query(document_ids=["p6", "p6", "nope", "p10"], fields=["year"]),
+        "query duplicate and missing ids",
+    )
+    assert [document["_id"] for document in by_id] == ["p6", "p6", "p10"]
 
     first = [rng.uniform(-1, 1) for _ in range(6)]
     second = [rng.uniform(-1, 1) for _ in range(4)]

@@ -187,7 +187,7 @@ class RemoteSpace:
         return self._transport.request("GET", self._path(), params=params)
 
     def entity(self) -> dict[str, Any]:
-        """Return the full Vearch Space entity, as the server's space cache holds it."""
+        """Return the full Vearch Space entity from the server's space cache."""
         return self._transport.request("GET", f"/cache{self._path()}")
 
     def indexes_info(self, detail: bool = False) -> dict[str, Any]:

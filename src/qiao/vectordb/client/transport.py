@@ -1,8 +1,8 @@
 """HTTP transport to a Vearch-compatible server: one keep-alive connection pool, Basic auth.
 
 Every Vearch response is an envelope ``{"code", "msg", "data"}``. Code 0 is
-success and returns ``data``; any other code raises the VectorDBError that the
-embedded engine raises for the same failure, with the same code and message.
+success and returns ``data``. Any other code raises a VectorDBError with that
+code and message, which are those the embedded engine raises for the same failure.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def path_segment(name: str) -> str:
 
 
 class Transport:
-    """Sends requests to one server and unwraps Vearch response envelopes."""
+    """A connection pool to one server that unwraps Vearch response envelopes."""
 
     def __init__(
         self,
