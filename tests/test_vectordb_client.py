@@ -307,6 +307,29 @@ def test_get_splits_many_ids(served: RemoteEngine):
     assert space.get([]) == []
 
 
+def test_threads_share_one_client(served: RemoteEngine):
+    served.create_database("demo")
+    space = served.create_space("demo", SCHEMA)
+    space.upsert([{"_id": f"d{i}", "n": i, "emb": [float(i), 0, 0, 0]} for i in range(20)])
+    failures: list[BaseException] = []
+
+    def search_repeatedly(offset: int) -> None:
+        try:
+            for i in range(15):
+                target = float((offset + i) % 20)
+                hits = space.search([{"field": "emb", "feature": [target, 0, 0, 0]}], limit=1)
+                assert hits[0][0]["_id"] == f"d{int(target)}"
+        except BaseException as error:  # collected for the main thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=search_repeatedly, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+
+
 def test_server_error_keeps_code_and_message(served: RemoteEngine):
     with pytest.raises(VectorDBError) as caught:
         served.describe_database("absent")
