@@ -572,3 +572,15 @@ def test_openapi_document_describes_bodies(client: httpx.Client) -> None:
     assert "documents" in schema["properties"]
     assert "/dbs/{db}/spaces" in document["paths"]
     assert json.dumps(document)
+
+
+def test_closed_engine_gives_code_1(tmp_path: Path) -> None:
+    url, stop = start_server(tmp_path / "db")
+    try:
+        stop.engine.close()  # type: ignore[attr-defined]
+        response = httpx.get(url + "/dbs", auth=ROOT_AUTH)
+        assert response.status_code == 500
+        assert response.json()["code"] == 1
+        assert "closed" in response.json()["msg"]
+    finally:
+        stop()

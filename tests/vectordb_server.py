@@ -27,7 +27,7 @@ def start_server(
 
     ``settings`` are ServerSettings fields (``skip_auth``, ``root_password``, ...).
     With ``with_master`` the master listener runs too; its URL is ``stop.master_url``.
-    ``stop()`` stops the server and closes the engine.
+    ``stop()`` stops the server and closes the engine, which is ``stop.engine``.
     """
     engine = Engine(data_dir)
     options = ServerSettings(port=0, master_port=0 if with_master else None, **settings)
@@ -54,6 +54,7 @@ def start_server(
         thread.join(timeout=30)
         engine.close()
 
+    stop.engine = engine  # type: ignore[attr-defined]
     if with_master:
         stop.master_url = f"http://127.0.0.1:{ports[1]}"  # type: ignore[attr-defined]
     return f"http://127.0.0.1:{ports[0]}", stop

@@ -59,9 +59,7 @@ def _hash_password(password: str, salt: bytes) -> str:
 
 def _check_privileges(privileges: object) -> dict[str, str]:
     if not isinstance(privileges, dict):
-        raise _param_error(
-            f"privileges must map resources to privileges, got {privileges!r}"
-        )
+        raise _param_error(f"privileges must map resources to privileges, got {privileges!r}")
     for resource, privilege in privileges.items():
         if resource not in RESOURCES:
             raise _param_error(f"role resource: {resource}, should be {list(RESOURCES)}")

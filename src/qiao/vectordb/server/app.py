@@ -76,14 +76,28 @@ def create_app(
     return app
 
 
+def _log_rejected(request: Request, status: int, code: int, msg: str) -> None:
+    logger.info(
+        "%s %s failed with HTTP %d, code %d: %s",
+        request.method,
+        request.url.path,
+        status,
+        code,
+        msg,
+    )
+
+
 def _add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        _log_rejected(request, error.status, error.code, error.msg)
         return error_response(request, error.status, error.code, error.msg)
 
     @app.exception_handler(VectorDBError)
     async def vector_db_error(request: Request, error: VectorDBError) -> JSONResponse:
-        return error_response(request, master_status(error.code), error.code, error.msg)
+        status = master_status(error.code)
+        _log_rejected(request, status, error.code, error.msg)
+        return error_response(request, status, error.code, error.msg)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
