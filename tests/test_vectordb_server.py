@@ -584,3 +584,23 @@ def test_closed_engine_gives_code_1(tmp_path: Path) -> None:
         assert "closed" in response.json()["msg"]
     finally:
         stop()
+
+
+def test_timeout_gives_504_and_write_lands(client: httpx.Client) -> None:
+    client.post("/dbs/shop/spaces", json={**SCHEMA, "name": "slow"})
+    documents = [{"title": f"t{i}", "year": i, "vec": [i, 0, 0, 1]} for i in range(3000)]
+    body = {"db_name": "shop", "space_name": "slow", "documents": documents}
+    response = client.post("/document/upsert?timeout=1", json=body)
+    assert response.status_code == 504
+    assert response.json()["code"] == 5
+    assert response.json()["msg"].startswith("timeout")
+
+    # The engine call was not cancelled, so the documents arrive.
+    deadline = time.monotonic() + 60
+    doc_num = 0
+    while doc_num < 3000 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        # The upsert holds the space while it runs, so this read waits for it.
+        info = client.get("/dbs/shop/spaces/slow?timeout=60000").json()
+        doc_num = info.get("data", {}).get("doc_num", 0)
+    assert doc_num == 3000
