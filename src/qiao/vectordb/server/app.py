@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +24,7 @@ from qiao.vectordb.server import (
     routes_spaces,
 )
 from qiao.vectordb.server.envelope import ApiError, error_response, master_status
+from qiao.vectordb.server.openapi_docs import add_query_parameters
 from qiao.vectordb.server.settings import ServerSettings
 from qiao.vectordb.server.state import ServerState
 
@@ -73,7 +75,25 @@ def create_app(
         app.include_router(routes_config.router_router)
         app.include_router(routes_cache.router)
     _add_exception_handlers(app)
+    _document_query_parameters(app)
     return app
+
+
+def _document_query_parameters(app: FastAPI) -> None:
+    """Make the OpenAPI document list ?timeout, ?trace and ?detail, which routes read directly."""
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = add_query_parameters(document)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _log_rejected(request: Request, status: int, code: int, msg: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ENVELOPE_RESPONSES", "ENVELOPE_SCHEMA"]
+__all__ = ["ENVELOPE_RESPONSES", "ENVELOPE_SCHEMA", "add_query_parameters"]
 
 ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -41,3 +41,56 @@ ENVELOPE_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     504: {"description": "Timed out: code 5.", "content": _ENVELOPE_CONTENT},
 }
+
+
+_TIMEOUT = {
+    "name": "timeout",
+    "in": "query",
+    "required": False,
+    "description": "Request timeout in milliseconds (default 10000); past it the answer is 504.",
+    "schema": {"type": "integer"},
+}
+_TRACE = {
+    "name": "trace",
+    "in": "query",
+    "required": False,
+    "description": "Log the timing of this request when true.",
+    "schema": {"type": "string", "enum": ["true", "false"]},
+}
+_DETAIL = {
+    "name": "detail",
+    "in": "query",
+    "required": False,
+    "description": "Return more detail when true.",
+    "schema": {"type": "string", "enum": ["true", "false"]},
+}
+_DETAIL_PATHS = frozenset(
+    {
+        "/dbs/{db}/spaces",
+        "/dbs/{db}/spaces/{space}",
+        "/dbs/{db}/spaces/{space}/indexes",
+        "/cluster/health",
+    }
+)
+
+
+def add_query_parameters(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the query parameters that routes read directly (timeout, trace, detail) to ``document``."""
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            parameters = operation.setdefault("parameters", [])
+            parameters.extend([_TIMEOUT, _TRACE])
+            if path in _DETAIL_PATHS:
+                parameters.append(_DETAIL)
+            if path == "/cluster/health":
+                for name in ("db", "space"):
+                    parameters.append(
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": False,
+                            "description": f"Only this {name}.",
+                            "schema": {"type": "string"},
+                        }
+                    )
+    return document
