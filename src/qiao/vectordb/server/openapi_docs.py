@@ -75,7 +75,7 @@ _DETAIL_PATHS = frozenset(
 
 
 def add_query_parameters(document: dict[str, Any]) -> dict[str, Any]:
-    """Add the query parameters that routes read directly (timeout, trace, detail) to ``document``."""
+    """Add the query parameters that routes read directly to an OpenAPI ``document``."""
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             parameters = operation.setdefault("parameters", [])
