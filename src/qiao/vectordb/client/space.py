@@ -102,7 +102,10 @@ class RemoteSpace:
             batches = [ids]  # the server rejects it with the engine's message
         documents: list[dict[str, Any]] = []
         for batch in batches:
+            # The limit covers every id, should the server apply it to queries by id.
             body = {"document_ids": batch, "vector_value": vector_value}
+            if isinstance(batch, list):
+                body["limit"] = len(batch)
             if fields is not None:
                 body["fields"] = list(fields)
             documents.extend(self._document_request("query", body)["documents"])
