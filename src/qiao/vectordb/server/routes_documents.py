@@ -1,10 +1,10 @@
 """Router routes: ``/document/*`` and ``/index/*`` (Vearch's ``doc_http.go``).
 
-The HTTP status of each error follows Vearch's router: a body that does not
-bind gives 400 with code 1; an unknown database or space 500 with code 6;
-request checks 400, except 441 (too many ids in a query, 422) and 460
-(search without vectors, 500); upsert validation errors 500; failures while
-executing a query or delete 422 and a search 500.
+The HTTP status of each error follows Vearch's router. A body that does not
+bind gives 400 with code 1, and an unknown database or space gives 500 with
+code 6. Failed request checks give 400, except 441 (too many ids in a query,
+422) and 460 (search without vectors, 500). Upsert validation errors give
+500. Failures while a query or delete runs give 422, and in a search 500.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(dependencies=[Depends(authorize)], responses=ENVELOPE_RESPONSES)
 
-# Request-check codes answered with HTTP 400 on query, search and delete.
+# Request-check codes that query, search and delete return with HTTP 400.
 _REQUEST_CHECK_CODES = frozenset(
     {
         ErrorCode.PARAM_ERROR,
@@ -92,7 +92,7 @@ async def upsert_documents(request: Request) -> Any:
     try:
         ids = await call_engine(request, space.upsert, body.get("documents"), **extra)
     except VectorDBError as error:
-        # Vearch's router answers document parse errors with HTTP 500 (NewErrInternal).
+        # Vearch's router returns document parse errors with HTTP 500 (NewErrInternal).
         raise ApiError.from_error(error, 500) from None
     return success(request, {"total": len(ids), "document_ids": [{"_id": i} for i in ids]})
 
@@ -187,7 +187,7 @@ async def delete_documents(request: Request) -> Any:
 
 
 def _shards() -> dict[str, Any]:
-    # One partition server answers every request of a single-node deployment.
+    # One partition server serves every request of a single-node deployment.
     return {"_shards": {"total": 1, "failed": 0, "successful": 1}}
 
 

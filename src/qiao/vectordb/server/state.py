@@ -1,4 +1,4 @@
-"""What every route needs: the engine, the settings, the stores, and running engine calls."""
+"""Shared route state (engine, settings, stores) and the runner of blocking engine calls."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ async def call_engine(request: Request, function: Callable[..., T], *args: Any, 
 def resolve_document_space(state: ServerState, db_name: str, space_name: str) -> Space:
     """Return the space a document call names; ``space_name`` may be an alias.
 
-    Vearch's router answers an unknown database or space on a document call
+    Vearch's router rejects an unknown database or space on a document call
     with HTTP 500 and code 6 (PARAM_ERROR, from ``internal/client/master_cache.go``).
     """
     try:
