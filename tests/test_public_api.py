@@ -20,7 +20,17 @@ PUBLIC_API = {
         "StorageError",
         "__version__",
     ],
-    "qiao.vectordb": ["Engine", "ErrorCode", "Space", "VectorDBError"],
+    "qiao.vectordb": [
+        "Engine",
+        "ErrorCode",
+        "Space",
+        "VectorDBError",
+        "VectorDatabase",
+        "VectorSpace",
+        "connect",
+    ],
+    "qiao.vectordb.client": ["RemoteEngine", "RemoteSpace"],
+    "qiao.vectordb.server": ["ServerSettings", "create_app", "serve"],
     "qiao.knowledge": [
         "Answer",
         "Answerer",

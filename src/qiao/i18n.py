@@ -284,3 +284,24 @@ _add(
     "没有指定数据文件夹：请使用 --data-dir，或设置环境变量 QIAO_DATA_DIR。",
     "No data folder given: pass --data-dir or set QIAO_DATA_DIR.",
 )
+# qiao vectordb serve.
+_add(
+    "vectordb_serving",
+    "向量数据库 {path} 已启动，Vearch REST API 地址：{url}（用户 root）。按 Ctrl+C 停止。",
+    "Serving vector database {path} with Vearch's REST API at {url} (user root). Press Ctrl+C to stop.",
+)
+_add(
+    "vectordb_master",
+    "Vearch master 接口地址：{url}",
+    "Vearch master routes at {url}",
+)
+_add(
+    "vectordb_no_auth",
+    "警告：已关闭身份验证，任何能访问该端口的人都可以读写数据。",
+    "Warning: authentication is off; anyone who can reach the port can read and change the data.",
+)
+_add(
+    "vectordb_stopped",
+    "向量数据库服务已停止，数据已保存。",
+    "The vector database server stopped and the data is saved.",
+)

@@ -50,6 +50,15 @@ from __future__ import annotations
 
 from qiao.vectordb.engine import Engine
 from qiao.vectordb.errors import ErrorCode, VectorDBError
+from qiao.vectordb.facade import VectorDatabase, VectorSpace, connect
 from qiao.vectordb.space import Space
 
-__all__ = ["Engine", "ErrorCode", "Space", "VectorDBError"]
+__all__ = [
+    "Engine",
+    "ErrorCode",
+    "Space",
+    "VectorDBError",
+    "VectorDatabase",
+    "VectorSpace",
+    "connect",
+]
