@@ -80,7 +80,7 @@ def test_schema_accepts_every_field_type(engine):
         (space(vector_field("HNSW", efConstruction=15)), "efConstruction"),
         (space(vector_field("HNSW", efConstruction=1025)), "efConstruction"),
         (space(vector_field("HNSW", efSearch=0)), "efSearch"),
-        (space(vector_field("IVFPQ")), "not supported"),
+        (space(vector_field("IVFRABITQ")), "not supported"),
         (space(vector_field("NOPE")), "unknown"),
         (
             space({"name": "x", "type": "string", "index": {"type": "FLAT"}}, vector_field()),

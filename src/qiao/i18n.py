@@ -221,3 +221,87 @@ _add(
     "知识库 {name} 中没有位于 {path} 的文件。可用 qiao kb show {name} --json 查看已导入的文件。",
     "Knowledge base {name} has no file at {path}. List its files with: qiao kb show {name} --json",
 )
+
+# Model workshop: data preparation and mixing.
+_add("ws_preparing", "处理数据行", "Preparing rows")
+_add(
+    "ws_prepared",
+    "已写入 {out}：训练集 {train} 行，评测集 {eval} 行（输入 {rows_in} 行）。报告：{report}",
+    "Wrote {out}: {train} train rows, {eval} eval rows (from {rows_in} input rows). Report: {report}",
+)
+_add(
+    "ws_invalid_rows",
+    "跳过了 {count} 个不符合格式的行，例如 {source}：{reason}",
+    "Skipped {count} rows that do not fit their format, e.g. {source}: {reason}",
+)
+_add("ws_rows_in", "输入行数", "Rows in")
+_add("ws_rows_out", "输出行数", "Rows out")
+_add("ws_train", "训练集", "Train")
+_add("ws_eval", "评测集", "Eval")
+_add("ws_invalid", "无效行", "Invalid rows")
+_add("ws_duplicates_exact", "完全重复", "Exact duplicates")
+_add("ws_duplicates_near", "近似重复", "Near duplicates")
+_add("ws_dropped_short", "过短丢弃", "Dropped as too short")
+_add("ws_dropped_long", "过长丢弃", "Dropped as too long")
+_add("ws_scrubbed", "已脱敏：{kind}", "Scrubbed: {kind}")
+_add("ws_token_counter", "词元计数", "Token count")
+_add("ws_col_file", "文件", "File")
+_add("ws_col_format", "格式", "Format")
+_add(
+    "ws_mixed",
+    "已写入 {out}：{rows} 行，通用 {general} 行（{general_share:.2f}%），领域 {domain} 行（{domain_share:.2f}%）。",
+    "Wrote {out}: {rows} rows, {general} general ({general_share:.2f}%), {domain} domain ({domain_share:.2f}%).",
+)
+_add("ws_source_general", "通用", "general")
+_add("ws_source_domain", "领域", "domain")
+_add(
+    "ws_repeated",
+    "警告：{source} 数据只有 {available} 行，但需要 {needed} 行，因此有放回抽样：每行使用 {low}–{high} 次。",
+    "Warning: the {source} data has {available} rows but {needed} are needed, so rows are sampled with replacement: each is used {low}-{high} times.",
+)
+_add(
+    "workshop_ratio_format",
+    "--ratio 的值 {value!r} 无效：请给出“通用:领域”两个百分数，二者之和为 100，例如 70:30。",
+    "Invalid --ratio {value!r}: give general:domain percentages that add up to 100, e.g. 70:30.",
+)
+_add(
+    "workshop_ratio_negative",
+    "--ratio 的值 {value!r} 含有负数：两个比例都须在 0 到 100 之间，例如 70:30。",
+    "Invalid --ratio {value!r}: a share is negative; both must be 0 to 100, e.g. 70:30.",
+)
+_add(
+    "workshop_ratio_sum",
+    "--ratio 的值 {value!r} 之和为 {total}，不是 100。例如 {fix}。",
+    "Invalid --ratio {value!r}: the shares add up to {total}, not 100; e.g. {fix}.",
+)
+_add(
+    "ws_med_written",
+    "已写入 {count} 个问答对到 {out}（已排除开发集问题对应的条目）。",
+    "Wrote {count} question/answer pairs to {out} (entries behind the dev questions left out).",
+)
+_add(
+    "ws_no_data_dir",
+    "没有指定数据文件夹：请使用 --data-dir，或设置环境变量 QIAO_DATA_DIR。",
+    "No data folder given: pass --data-dir or set QIAO_DATA_DIR.",
+)
+# qiao vectordb serve.
+_add(
+    "vectordb_serving",
+    "向量数据库 {path} 已启动，Vearch REST API 地址：{url}（用户 root）。按 Ctrl+C 停止。",
+    "Serving vector database {path} with Vearch's REST API at {url} (user root). Press Ctrl+C to stop.",
+)
+_add(
+    "vectordb_master",
+    "Vearch master 接口地址：{url}",
+    "Vearch master routes at {url}",
+)
+_add(
+    "vectordb_no_auth",
+    "警告：已关闭身份验证，任何能访问该端口的人都可以读写数据。",
+    "Warning: authentication is off; anyone who can reach the port can read and change the data.",
+)
+_add(
+    "vectordb_stopped",
+    "向量数据库服务已停止，数据已保存。",
+    "The vector database server stopped and the data is saved.",
+)

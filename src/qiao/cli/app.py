@@ -8,7 +8,7 @@ import sys
 import typer
 
 from qiao import __version__
-from qiao.cli import evaluate, kb
+from qiao.cli import evaluate, kb, vectordb, workshop
 from qiao.cli.ask import ask, search
 from qiao.cli.common import error_console, t
 from qiao.cli.demo import demo
@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(kb.app, name="kb")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(vectordb.app, name="vectordb")
+app.add_typer(workshop.app, name="workshop")
 app.command("ask")(ask)
 app.command("search")(search)
 app.command("demo")(demo)

@@ -17,7 +17,9 @@ Storage layout of an engine folder::
                                      scalar columns, partition id of each row),
                                      vectors-<i>.f32
         segments/tombstones-<gen>.bits   bitmap of deleted rows
-        segments/index-<gen>-<i>.faiss   saved HNSW graph of vector field <i>
+        segments/index-<gen>-<i>.faiss   saved index of vector field <i>: an HNSW graph
+                                         with its vectors, or a trained IVFFLAT/IVFPQ
+                                         index (faiss format) over the leading rows
 
 Durability contract: ``Space.upsert`` and ``Space.delete`` append one record
 (length, CRC32, payload) to the write-ahead log and fsync it before they
@@ -34,12 +36,29 @@ one store and one vector index per field serve every partition. A space
 update commits by replacing ``space.json``. Opening a space deletes rows
 whose partition a committed DROP removed. Opening the engine finishes a
 rename whose ``space.json`` already has the new name.
+
+IVFFLAT and IVFPQ indexes are trained by a background thread per space
+(``qiao.vectordb.indexer``) once the space holds ``training_threshold``
+live documents; until then the space reports index_status 0 and searches
+follow Vearch's brute-force rules. After a training the thread takes a
+snapshot, so the trained index is in the manifest and a reopened space
+loads it (vectors from the segments, the index from its ``.faiss`` file)
+and appends the rows of the replayed log, without training again.
 """
 
 from __future__ import annotations
 
 from qiao.vectordb.engine import Engine
 from qiao.vectordb.errors import ErrorCode, VectorDBError
+from qiao.vectordb.facade import VectorDatabase, VectorSpace, connect
 from qiao.vectordb.space import Space
 
-__all__ = ["Engine", "ErrorCode", "Space", "VectorDBError"]
+__all__ = [
+    "Engine",
+    "ErrorCode",
+    "Space",
+    "VectorDBError",
+    "VectorDatabase",
+    "VectorSpace",
+    "connect",
+]

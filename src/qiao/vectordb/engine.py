@@ -14,7 +14,9 @@ from typing import Any
 
 from qiao.errors import NotFoundError, StorageError
 from qiao.fileio import fsync_directory, write_json_atomic
+from qiao.vectordb.aliases import AliasStore
 from qiao.vectordb.errors import ErrorCode, VectorDBError
+from qiao.vectordb.index_admin import schema_with_indexes, schema_without_index
 from qiao.vectordb.lock import EngineLock
 from qiao.vectordb.names import validate_name
 from qiao.vectordb.partitions import PartitionLayout
@@ -70,6 +72,7 @@ class Engine:
             self._lock = EngineLock(self.path)
             self._initialize()
         self._meta = _read_json(self.path / ENGINE_FILE)
+        self._aliases = AliasStore(self.path, read_only=read_only)
         logger.info("opened vector database %s%s", self.path, " read-only" if read_only else "")
 
     def _initialize(self) -> None:
@@ -231,6 +234,36 @@ class Engine:
             self._remove(directory)
         logger.info("dropped space %s/%s", db, name)
 
+    # Indexes.
+
+    def add_indexes(self, db: str, space: str, indexes: list[dict[str, Any]]) -> None:
+        """Add scalar indexes (SCALAR, INVERTED, BITMAP, COMPOSITE) to an existing space.
+
+        ``indexes`` use the shape of a schema's top-level ``indexes`` list. The
+        new schema replaces ``space.json`` atomically. Vector indexes are fixed
+        at creation; adding one fails with PARAM_ERROR.
+        """
+        with self._mutex:
+            self._check_writable()
+            opened = self.get_space(db, space)
+            self._replace_schema(db, opened, schema_with_indexes(opened.schema, indexes))
+        logger.info("added %d indexes to %s/%s", len(indexes), db, space)
+
+    def remove_index(self, db: str, space: str, index_name: str) -> None:
+        """Remove the scalar index ``index_name`` from a space; vector indexes cannot be removed."""
+        with self._mutex:
+            self._check_writable()
+            opened = self.get_space(db, space)
+            self._replace_schema(db, opened, schema_without_index(opened.schema, index_name))
+        logger.info("removed index %s from %s/%s", index_name, db, space)
+
+    def _replace_schema(self, db: str, space: Space, schema: SpaceSchema) -> None:
+        path = space.directory / SPACE_FILE
+        info = _read_json(path)
+        info["schema"] = schema.to_dict()
+        write_json_atomic(path, info)
+        space._replace_schema(schema)
+
     # Helpers.
 
     def _next_id(self, key: str) -> int:
@@ -286,6 +319,47 @@ class Engine:
         logger.info("closed vector database %s", self.path)
         if failures:
             raise failures[0]
+
+    # Aliases.
+
+    def create_alias(self, alias: str, db: str, space: str) -> dict[str, str]:
+        """Add a global alias for space ``db/space``, which must exist; return the alias."""
+        self._check_writable()
+        self.get_space(db, space)
+        return self._aliases.create(alias, db, space)
+
+    def update_alias(self, alias: str, db: str, space: str) -> dict[str, str]:
+        """Point an existing alias at space ``db/space``, which must exist."""
+        self._check_writable()
+        self.get_space(db, space)
+        return self._aliases.update(alias, db, space)
+
+    def get_alias(self, alias: str) -> dict[str, str]:
+        """Return ``{"name", "db_name", "space_name"}``; ALIAS_NOT_EXIST (240) if unknown."""
+        return self._aliases.get(alias)
+
+    def list_aliases(self) -> list[dict[str, str]]:
+        return self._aliases.list()
+
+    def drop_alias(self, alias: str) -> None:
+        self._check_writable()
+        self._aliases.drop(alias)
+
+    def resolve_space(self, db: str, name: str) -> Space:
+        """Return space ``name`` of ``db``, or the space that alias ``name`` points at.
+
+        An alias counts only when it points into ``db``. An alias whose space
+        was dropped gives SPACE_NOT_EXIST.
+        """
+        try:
+            return self.get_space(db, name)
+        except VectorDBError as error:
+            if error.code != ErrorCode.SPACE_NOT_EXIST:
+                raise
+            alias = self._aliases.find(name)
+            if alias is None or alias["db_name"] != db:
+                raise
+        return self.get_space(alias["db_name"], alias["space_name"])
 
     def __enter__(self) -> Engine:
         return self

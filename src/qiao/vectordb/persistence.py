@@ -14,11 +14,8 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
-
 from qiao.errors import StorageError
 from qiao.fileio import fsync_directory
-from qiao.vectordb.field_indexes import new_field_index
 from qiao.vectordb.index import VectorIndex
 from qiao.vectordb.mutations import apply_delete, apply_upsert
 from qiao.vectordb.records import decode_record
@@ -131,19 +128,19 @@ class SpacePersistence:
         self._wal.append(payload)
 
     def snapshot(
-        self, store: DocumentStore, indexes: dict[str, VectorIndex]
+        self, store: DocumentStore, indexes: dict[str, VectorIndex], *, compact: bool = False
     ) -> tuple[DocumentStore, dict[str, VectorIndex]]:
         """Write a snapshot and start a new log; return the store and indexes to use next.
 
-        When many rows are deleted, the rows are compacted first, so the
-        returned store and indexes are new objects with renumbered rows.
+        When many rows are deleted, or any are and ``compact`` is set, the rows
+        are compacted first, so the returned store and indexes are new objects
+        with renumbered rows.
         """
         if self._wal is None:
             raise StorageError(f"space {self.directory} is not open for writing")
         started = time.perf_counter()
-        rewrite_all = (
-            store.dead_count > 0 and store.dead_count >= COMPACT_DEAD_SHARE * store.row_count
-        )
+        share = 0.0 if compact else COMPACT_DEAD_SHARE
+        rewrite_all = store.dead_count > 0 and store.dead_count >= share * store.row_count
         if rewrite_all:
             store, indexes = _compact(store, indexes)
         next_seq = self._wal_seq + 1
@@ -188,10 +185,7 @@ def _compact(
     store: DocumentStore, indexes: dict[str, VectorIndex]
 ) -> tuple[DocumentStore, dict[str, VectorIndex]]:
     compacted, rows = store.compacted()
-    new_indexes = {}
-    for spec in store.schema.vector_fields:
-        index = new_field_index(store.schema, spec)
-        if rows.size:
-            index.add(np.ascontiguousarray(indexes[spec.name].vectors_view()[rows]))
-        new_indexes[spec.name] = index
+    new_indexes = {
+        spec.name: indexes[spec.name].compacted(rows) for spec in store.schema.vector_fields
+    }
     return compacted, new_indexes

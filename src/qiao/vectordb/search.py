@@ -16,10 +16,24 @@ import numpy as np
 from qiao.vectordb.errors import ErrorCode, VectorDBError
 from qiao.vectordb.fields import FieldSpec
 from qiao.vectordb.index import Metric, SearchResult, VectorIndex
-from qiao.vectordb.index.base import parse_metric
+from qiao.vectordb.index.base import INDEXED, parse_metric
 from qiao.vectordb.schema import SpaceSchema
 
-__all__ = ["FieldHits", "VectorQuery", "merge_fields", "parse_vector_queries", "search_field"]
+__all__ = [
+    "BRUTE_FORCE_SEARCH_THRESHOLD",
+    "FieldHits",
+    "VectorQuery",
+    "check_index_params",
+    "merge_fields",
+    "parse_vector_queries",
+    "search_field",
+    "use_brute_force",
+]
+
+# Vearch's brute_force_search_threshold (gamma_common_data.h): an untrained index
+# with more documents than this rejects searches that do not ask for brute force.
+BRUTE_FORCE_SEARCH_THRESHOLD = 100
+_POSITIVE_INT_PARAMS = ("nprobe", "recall_num", "efSearch", "fetch_batch_size")
 
 
 def _param_error(detail: str) -> VectorDBError:
@@ -137,6 +151,59 @@ def search_field(
         rows = [row[mask] for row, mask in zip(rows, keep, strict=True)]
         scores = [score[mask] for score, mask in zip(scores, keep, strict=True)]
     return FieldHits(SearchResult(rows, scores), metric)
+
+
+def check_index_params(index_params: object) -> dict[str, Any]:
+    """Validate a search's ``index_params``; unknown keys are ignored, as in Vearch."""
+    if index_params is None:
+        return {}
+    if not isinstance(index_params, dict):
+        raise _param_error(f"index_params must be an object, got {index_params!r}")
+    if "metric_type" in index_params:
+        parse_metric(index_params["metric_type"])
+    for key in _POSITIVE_INT_PARAMS:
+        value = index_params.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise _param_error(f"index_params {key} must be a positive integer, got {value!r}")
+    return dict(index_params)
+
+
+def use_brute_force(
+    is_brute_search: object,
+    index_status: int,
+    max_docid: int,
+    enable_realtime: bool,
+    space_name: str,
+) -> bool:
+    """Return True when a search must compare the query with every vector.
+
+    Follows Vearch's engine (``engine.cc``): 1 forces brute force; 2 uses it
+    while the index is not built; 0 uses the index, and fails while the
+    index is not built and the space holds more than 100 documents, unless
+    ``enable_realtime`` is set.
+    """
+    if is_brute_search is None:
+        is_brute_search = 0
+    elif isinstance(is_brute_search, bool):
+        is_brute_search = int(is_brute_search)
+    if is_brute_search not in (0, 1, 2):
+        raise _param_error(f"is_brute_search must be 0, 1 or 2, got {is_brute_search!r}")
+    if is_brute_search == 1:
+        return True
+    if index_status == INDEXED:
+        return False
+    if is_brute_search == 2 or enable_realtime or max_docid <= BRUTE_FORCE_SEARCH_THRESHOLD:
+        return True
+    # NOTE: the detail repeats the line Vearch's engine.cc logs for this case; the
+    # detail Vearch's router puts after "search_engine_err" may read differently.
+    raise VectorDBError(
+        ErrorCode.SEARCH_ENGINE_ERR,
+        f"{space_name} index not trained, brute_force_search is 0, max_docid_ = {max_docid}, "
+        f"threshold = {BRUTE_FORCE_SEARCH_THRESHOLD}; wait until index_status is 2 or search "
+        "with is_brute_search 1 or 2",
+    )
 
 
 def parse_weights(ranker: object, field_count: int) -> list[float]:

@@ -17,6 +17,8 @@ from qiao.vectordb.documents import DocumentPatch, validate_documents
 from qiao.vectordb.errors import ErrorCode, VectorDBError
 from qiao.vectordb.filters import parse_filter
 from qiao.vectordb.ids import new_document_id
+from qiao.vectordb.index_admin import IndexAdmin
+from qiao.vectordb.indexer import index_progress, start_indexer
 from qiao.vectordb.mutations import apply_delete, apply_upsert
 from qiao.vectordb.paging import parse_paging, parse_sort, sort_hits, sort_rows
 from qiao.vectordb.partition_rows import (
@@ -35,7 +37,14 @@ from qiao.vectordb.requests import (
     positive_limit,
 )
 from qiao.vectordb.schema import SpaceSchema
-from qiao.vectordb.search import merge_fields, parse_vector_queries, parse_weights, search_field
+from qiao.vectordb.search import (
+    check_index_params,
+    merge_fields,
+    parse_vector_queries,
+    parse_weights,
+    search_field,
+    use_brute_force,
+)
 from qiao.vectordb.space_meta import SpaceMeta, read_space_meta, write_space_meta
 
 __all__ = ["DEFAULT_SNAPSHOT_WAL_BYTES", "Space"]
@@ -84,6 +93,7 @@ class Space:
         orphans = reconcile_partitions(self._store, self.meta.layout)
         if orphans:
             self._delete_rows_of_dropped_partitions(orphans)
+        self._indexer = None if read_only else start_indexer(self)
 
     @property
     def name(self) -> str:
@@ -117,6 +127,8 @@ class Space:
             self._persistence.log(encode_upsert(self.schema, patches))
             apply_upsert(self._store, self._indexes, patches)
             self._after_write()
+        if self._indexer is not None:
+            self._indexer.wake()
         logger.info("upserted %d documents into %s/%s", len(patches), self.db_name, self.name)
         return [patch.doc_id for patch in patches]  # type: ignore[misc]
 
@@ -166,6 +178,8 @@ class Space:
                 self._persistence.log(encode_delete(targets))
                 apply_delete(self._store, targets)
                 self._after_write()
+        if targets and self._indexer is not None:
+            self._indexer.wake()
         logger.info("deleted %d documents from %s/%s", len(targets), self.db_name, self.name)
         return targets
 
@@ -189,8 +203,10 @@ class Space:
                 error,
             )
 
-    def _snapshot(self) -> None:
-        self._store, self._indexes = self._persistence.snapshot(self._store, self._indexes)
+    def _snapshot(self, *, compact: bool = False) -> None:
+        self._store, self._indexes = self._persistence.snapshot(
+            self._store, self._indexes, compact=compact
+        )
         self._next_snapshot_bytes = self._snapshot_wal_bytes
 
     def flush(self) -> None:
@@ -310,20 +326,33 @@ class Space:
         ``vectors`` is ``[{"field", "feature"}]`` where ``feature`` contains nq
         query vectors, flattened. With ``filters`` the hits are the best
         ``limit`` among the matching documents. ``index_params`` may set
-        ``metric_type`` (another metric than the index's is searched exactly)
-        and ``efSearch``. ``is_brute_search=1`` forces an exact search.
-        ``partition_names`` restricts the search to those partitions; ``sort``
-        and paging work as described in :mod:`qiao.vectordb.paging`.
+        ``metric_type`` (another metric than the index's is searched exactly),
+        ``nprobe``, ``recall_num`` and ``efSearch``. ``partition_names``
+        restricts the search to those partitions; ``sort`` and paging work as
+        described in :mod:`qiao.vectordb.paging`.
+
+        ``is_brute_search`` follows Vearch: 1 always compares the query with
+        every vector, 2 does so while an index is not trained, and 0 uses the
+        indexes. With 0, a search fails with SEARCH_ENGINE_ERR (461) while an
+        index is not trained and the space has more than 100 documents,
+        unless the space sets ``enable_realtime``.
         """
         queries = parse_vector_queries(self.schema, vectors)
         skip, limit = parse_paging(limit, page_size, page_num, offset)
         sort_keys = parse_sort(sort, self.schema, allow_score=True)
         k = skip + limit
-        index_params = dict(index_params or {})
+        index_params = check_index_params(index_params)
         weights = parse_weights(ranker, len(queries))
         parsed = parse_filter(filters, self.schema)
         with self._lock:
             self._check_open()
+            brute_force = use_brute_force(
+                is_brute_search,
+                index_progress(self._indexes)[0],
+                self._store.row_count,
+                bool(self.schema.options.get("enable_realtime")),
+                self.name,
+            )
             scalars, vector_fields = select_fields(self.schema, fields, vector_value)
             allowed = self._allowed_rows(parsed)
             restrict = partition_mask(self._store, self.meta.layout, None, partition_names)
@@ -336,7 +365,7 @@ class Space:
                     k,
                     allowed,
                     index_params,
-                    brute_force=is_brute_search == 1,
+                    brute_force=brute_force,
                     l2_sqrt=l2_sqrt,
                 )
                 for query in queries
@@ -418,6 +447,48 @@ class Space:
                 self._delete_rows_of_dropped_partitions(orphans)
                 self._after_write()
 
+    # Indexes.
+
+    def index_progress(self) -> tuple[int, int]:
+        """Return ``(index_status, n)`` over the vector indexes of the space.
+
+        ``index_status`` is 0, 1 or 2 (unindexed, indexing, indexed) and every
+        vector index contains the leading rows ``[0, n)``.
+        """
+        with self._lock:
+            return index_progress(self._indexes)
+
+    def indexes_info(self, detail: bool = False) -> dict[str, Any]:
+        """Return ``{db_name, space_name, indexes, build_state}`` for GET .../indexes."""
+        return IndexAdmin(self).info(detail)
+
+    def rebuild_index(
+        self,
+        drop_before_rebuild: bool = False,
+        limit_cpu: int = 0,
+        describe: int = 0,
+        partition_id: int | None = None,
+    ) -> None:
+        """Rebuild the vector indexes from the stored vectors; IVF indexes train in the background.
+
+        See :meth:`qiao.vectordb.index_admin.IndexAdmin.rebuild`.
+        """
+        IndexAdmin(self).rebuild(drop_before_rebuild, limit_cpu, describe, partition_id)
+
+    def forcemerge(self, partition_id: int | None = None) -> None:
+        """Compact deleted rows out of the segments and the indexes now.
+
+        See :meth:`qiao.vectordb.index_admin.IndexAdmin.forcemerge`.
+        """
+        IndexAdmin(self).forcemerge(partition_id)
+
+    def _replace_schema(self, schema: SpaceSchema) -> None:
+        """Use ``schema``, which differs from the current one in its scalar indexes only."""
+        with self._lock:
+            self.schema = schema
+            self._persistence.schema = schema
+            self._store.schema = schema
+
     # Lifecycle.
 
     def _check_open(self) -> None:
@@ -436,6 +507,8 @@ class Space:
 
     def close(self, *, snapshot: bool = True) -> None:
         """Close the space; unless ``snapshot`` is False, first snapshot any logged writes."""
+        if self._indexer is not None:
+            self._indexer.stop()
         with self._lock:
             if self._closed:
                 return
@@ -453,12 +526,3 @@ class Space:
 
     def __repr__(self) -> str:
         return f"Space({self.db_name!r}/{self.name!r}, doc_num={self._store.live_count})"
-
-    def index_progress(self) -> tuple[int, int]:
-        """Return ``(index_status, indexed_rows)``: every row is searchable once written.
-
-        NOTE: placeholder, replaced by the index branch, which reports training
-        and background indexing.
-        """
-        with self._lock:
-            return 2, self._store.row_count

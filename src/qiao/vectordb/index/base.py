@@ -19,7 +19,22 @@ import numpy as np
 
 from qiao.vectordb.errors import ErrorCode, VectorDBError
 
-__all__ = ["Metric", "SearchResult", "VectorIndex", "parse_metric", "single_thread"]
+__all__ = [
+    "INDEXED",
+    "INDEXING",
+    "UNINDEXED",
+    "Metric",
+    "SearchResult",
+    "VectorIndex",
+    "merge_results",
+    "parse_metric",
+    "single_thread",
+]
+
+# Vearch's index_status values of a partition.
+UNINDEXED = 0
+INDEXING = 1
+INDEXED = 2
 
 
 class Metric(Enum):
@@ -81,6 +96,11 @@ class VectorIndex(ABC):
     type_name: ClassVar[str]
     #: True when the index is saved with a snapshot; False when it is rebuilt from vectors.
     persistent: ClassVar[bool] = False
+    #: True when a saved index contains the vectors (HNSW); False when they are read from the
+    #: segments and the saved index is attached with ``restore`` (IVF).
+    saves_vectors: ClassVar[bool] = True
+    #: True when the index must be trained on stored vectors before it contains any row.
+    needs_training: ClassVar[bool] = False
 
     def __init__(self, dimension: int, metric: Metric, params: dict[str, Any]) -> None:
         self.dimension = dimension
@@ -89,7 +109,7 @@ class VectorIndex(ABC):
 
     @classmethod
     @abstractmethod
-    def validate_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+    def validate_params(cls, params: dict[str, Any], dimension: int) -> dict[str, Any]:
         """Return ``params`` with defaults filled in, or raise PARAM_ERROR."""
 
     @property
@@ -115,9 +135,36 @@ class VectorIndex(ABC):
     ) -> SearchResult:
         """Return the top ``k`` rows per query among rows where ``allowed`` is True (None: all)."""
 
-    def serialize(self) -> np.ndarray:
-        """Return the index as bytes (a uint8 array); only persistent indexes implement it."""
+    @property
+    def indexed_count(self) -> int:
+        """Number of leading rows the index structure holds; later rows are searched exactly."""
+        return self.ntotal
+
+    @property
+    def index_status(self) -> int:
+        """UNINDEXED, INDEXING or INDEXED, as Vearch reports a partition's index_status."""
+        return INDEXED
+
+    def serialize(self) -> np.ndarray | None:
+        """Return the index as bytes (a uint8 array), or None when there is nothing to save yet.
+
+        Only persistent indexes implement it.
+        """
         raise NotImplementedError(f"{self.type_name} indexes are rebuilt, not saved")
+
+    def restore(self, data: np.ndarray) -> None:
+        """Attach a saved index to the vectors read from the segments (``saves_vectors`` False).
+
+        Raise ValueError when the saved bytes do not fit this field.
+        """
+        raise NotImplementedError(f"{self.type_name} indexes are not restored from bytes")
+
+    def compacted(self, rows: np.ndarray) -> VectorIndex:
+        """Return a new index holding only ``rows``, renumbered from 0, for a compaction."""
+        index = type(self)(self.dimension, self.metric, self.params)
+        if rows.size:
+            index.add(np.ascontiguousarray(self.vectors_view()[rows]))
+        return index
 
     @classmethod
     def deserialize(
@@ -136,13 +183,17 @@ class VectorIndex(ABC):
         k: int,
         allowed: np.ndarray | None,
         metric: Metric | None = None,
+        first_row: int = 0,
     ) -> SearchResult:
-        """Return the exact top ``k`` among allowed rows by comparing the query with each one."""
+        """Return the exact top ``k`` among allowed rows by comparing the query with each one.
+
+        Only rows from ``first_row`` on are candidates.
+        """
         metric = metric or self.metric
         if allowed is None:
-            candidates = np.arange(self.ntotal, dtype=np.int64)
+            candidates = np.arange(first_row, self.ntotal, dtype=np.int64)
         else:
-            candidates = np.flatnonzero(allowed[: self.ntotal])
+            candidates = np.flatnonzero(allowed[first_row : self.ntotal]) + first_row
         if candidates.size == 0 or k <= 0:
             empty = [np.empty(0, dtype=np.int64) for _ in range(len(queries))]
             return SearchResult(empty, [np.empty(0, dtype=np.float32) for _ in queries])
@@ -157,10 +208,16 @@ class VectorIndex(ABC):
             )
         return _trim(distances, candidates[positions.clip(min=0)], positions >= 0)
 
-    def _selector_params(self, allowed: np.ndarray) -> tuple[faiss.IDSelector, np.ndarray]:
-        """Return an IDSelectorBitmap for ``allowed`` and the bit array it points into."""
-        bits = np.packbits(allowed[: self.ntotal], bitorder="little")
-        return faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bits)), bits
+    def _selector_params(
+        self, allowed: np.ndarray, row_count: int | None = None
+    ) -> tuple[faiss.IDSelector, np.ndarray]:
+        """Return an IDSelectorBitmap for ``allowed`` and the bit array it points into.
+
+        The bitmap covers the first ``row_count`` rows (default: all).
+        """
+        count = self.ntotal if row_count is None else row_count
+        bits = np.packbits(allowed[:count], bitorder="little")
+        return faiss.IDSelectorBitmap(count, faiss.swig_ptr(bits)), bits
 
 
 def _trim(distances: np.ndarray, rows: np.ndarray, valid: np.ndarray) -> SearchResult:
@@ -168,6 +225,22 @@ def _trim(distances: np.ndarray, rows: np.ndarray, valid: np.ndarray) -> SearchR
     result_rows = [rows[i][valid[i]] for i in range(len(rows))]
     result_scores = [distances[i][valid[i]] for i in range(len(rows))]
     return SearchResult(result_rows, result_scores)
+
+
+def merge_results(
+    first: SearchResult, second: SearchResult, k: int, metric: Metric
+) -> SearchResult:
+    """Merge two per-query hit lists over disjoint rows and keep the best ``k`` of each query."""
+    rows, scores = [], []
+    for query in range(len(first.rows)):
+        query_rows = np.concatenate([first.rows[query], second.rows[query]])
+        query_scores = np.concatenate([first.scores[query], second.scores[query]])
+        order = np.argsort(
+            -query_scores if metric.higher_is_better else query_scores, kind="stable"
+        )
+        rows.append(query_rows[order[:k]])
+        scores.append(query_scores[order[:k]])
+    return SearchResult(rows, scores)
 
 
 def trim_faiss_result(distances: np.ndarray, labels: np.ndarray) -> SearchResult:

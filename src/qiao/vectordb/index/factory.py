@@ -10,6 +10,8 @@ from qiao.vectordb.errors import ErrorCode, VectorDBError
 from qiao.vectordb.index.base import VectorIndex, parse_metric
 from qiao.vectordb.index.flat import FlatIndex
 from qiao.vectordb.index.hnsw import HnswIndex
+from qiao.vectordb.index.ivfflat import IvfFlatIndex
+from qiao.vectordb.index.ivfpq import IvfPqIndex
 
 __all__ = [
     "SUPPORTED_VECTOR_INDEX_TYPES",
@@ -37,7 +39,12 @@ VECTOR_INDEX_TYPES = frozenset(
         "SCANN",
     }
 )
-_BACKENDS: dict[str, type[VectorIndex]] = {"FLAT": FlatIndex, "HNSW": HnswIndex}
+_BACKENDS: dict[str, type[VectorIndex]] = {
+    "FLAT": FlatIndex,
+    "HNSW": HnswIndex,
+    "IVFFLAT": IvfFlatIndex,
+    "IVFPQ": IvfPqIndex,
+}
 SUPPORTED_VECTOR_INDEX_TYPES = frozenset(_BACKENDS)
 
 
@@ -56,8 +63,7 @@ def validate_vector_index(
     index_type: str, params: dict[str, Any], dimension: int
 ) -> dict[str, Any]:
     """Return the index parameters with defaults filled in, or raise PARAM_ERROR."""
-    del dimension  # no supported type depends on it yet; IVFPQ's nsubvector will
-    return _backend(index_type).validate_params(params)
+    return _backend(index_type).validate_params(params, dimension)
 
 
 def create_vector_index(index_type: str, params: dict[str, Any], dimension: int) -> VectorIndex:

@@ -34,7 +34,7 @@ class FlatIndex(VectorIndex):
         self._index = faiss.IndexFlat(dimension, metric.faiss_metric)
 
     @classmethod
-    def validate_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+    def validate_params(cls, params: dict[str, Any], dimension: int) -> dict[str, Any]:
         result = dict(params)
         result["metric_type"] = parse_metric(params.get("metric_type", "InnerProduct")).value
         return result

@@ -62,7 +62,7 @@ class HnswIndex(VectorIndex):
         self._storage = faiss.downcast_index(index.storage)
 
     @classmethod
-    def validate_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+    def validate_params(cls, params: dict[str, Any], dimension: int) -> dict[str, Any]:
         result = dict(params)
         result["metric_type"] = parse_metric(params.get("metric_type", "InnerProduct")).value
         result["nlinks"] = _int_param(params, "nlinks", NLINKS_RANGE)

@@ -91,9 +91,10 @@ def write_snapshot(
     saved_indexes = {}
     for position, spec in enumerate(schema.vector_fields):
         index = indexes[spec.name]
-        if index.persistent:
+        content = index.serialize() if index.persistent else None
+        if content is not None:
             path = folder / f"index-{generation:08d}-{position}.faiss"
-            saved_indexes[spec.name] = _write_file(path, index.serialize())
+            saved_indexes[spec.name] = _write_file(path, content)
 
     fsync_directory(folder)
     return Manifest(generation, next_wal_seq, stop, segments, tombstones, saved_indexes)
@@ -134,6 +135,7 @@ def load_snapshot(
         dead = np.unpackbits(bits, bitorder="little")[: store.row_count].astype(np.bool_)
         for row in np.flatnonzero(dead):
             store.kill(int(row))
+    _restore_trained_indexes(folder, schema, manifest, indexes)
     return store, indexes
 
 
@@ -144,7 +146,7 @@ def _load_saved_indexes(
     loaded = set()
     for name, ref in manifest.indexes.items():
         spec = schema.get_field(name)
-        if spec is None:
+        if spec is None or not indexes[name].saves_vectors:
             continue
         index_spec = index_spec_for(schema, spec)
         try:
@@ -169,6 +171,33 @@ def _load_saved_indexes(
         indexes[name] = index
         loaded.add(name)
     return loaded
+
+
+def _restore_trained_indexes(
+    folder: Path, schema: SpaceSchema, manifest: Manifest, indexes: dict[str, VectorIndex]
+) -> None:
+    """Attach saved trained indexes (IVF) to the vectors read from the segments.
+
+    An index that cannot be restored is trained again by the background indexer.
+    """
+    for name, ref in manifest.indexes.items():
+        index = indexes.get(name)
+        if index is None or index.saves_vectors:
+            continue
+        try:
+            content = read_checked(folder / ref.file, ref.crc)
+            index.restore(np.frombuffer(content, dtype=np.uint8))
+        except (StorageError, ValueError) as error:
+            logger.warning("training the index of field %r again: %s", name, error)
+            continue
+        logger.info(
+            "loaded the trained %s index of field %r from %s: %d of %d rows indexed",
+            index.type_name,
+            name,
+            ref.file,
+            index.indexed_count,
+            index.ntotal,
+        )
 
 
 def collect_garbage(space_dir: Path, manifest: Manifest) -> None:

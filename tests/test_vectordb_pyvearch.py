@@ -1,0 +1,143 @@
+"""The official Vearch Python SDK (pyvearch 3.5.7) against Qiao's server, unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from vectordb_server import start_server
+
+pytest.importorskip("vearch")
+# pyvearch 3.5.7 imports pandas but does not declare it as a dependency.
+pytest.importorskip("pandas", reason="pyvearch needs pandas; pip install pandas")
+
+from vearch.config import Config  # noqa: E402
+from vearch.core.vearch import Vearch  # noqa: E402
+from vearch.filter import Condition, FieldValue, Filter  # noqa: E402
+from vearch.schema.field import Field  # noqa: E402
+from vearch.schema.index import FlatIndex, HNSWIndex, ScalarIndex  # noqa: E402
+from vearch.schema.space import SpaceSchema  # noqa: E402
+from vearch.utils import DataType, MetricType, VectorInfo  # noqa: E402
+
+DB = "sdk_db"
+DIMENSION = 8
+
+
+@pytest.fixture(scope="module")
+def vc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vearch]:
+    url, stop = start_server(tmp_path_factory.mktemp("sdk"))
+    yield Vearch(Config(host=url, token="secret"))
+    stop()
+
+
+def _schema(name: str, vector_index: object) -> SpaceSchema:
+    fields = [
+        Field("title", DataType.STRING, index=ScalarIndex("title_idx")),
+        Field("year", DataType.INTEGER, index=ScalarIndex("year_idx")),
+        Field("price", DataType.FLOAT),
+        Field("vec", DataType.VECTOR, vector_index, dimension=DIMENSION),
+    ]
+    return SpaceSchema(name, fields, replica_num=1)
+
+
+def _rows(count: int) -> list[dict]:
+    rows = []
+    for i in range(count):
+        vector = [0.0] * DIMENSION
+        vector[i % DIMENSION] = 1.0 + i // DIMENSION
+        rows.append({"title": f"doc{i}", "year": 2000 + i, "price": i * 1.5, "vec": vector})
+    return rows
+
+
+def test_databases(vc: Vearch) -> None:
+    assert vc.create_database(DB).is_success()
+    assert vc.is_database_exist(DB)
+    assert not vc.is_database_exist("sdk_missing")
+    assert DB in [db.name for db in vc.list_databases()]
+    second = vc.create_database(DB)
+    assert second.code == 201
+    assert vc.create_database("sdk_drop").is_success()
+    assert vc.drop_database("sdk_drop").is_success()
+    assert not vc.is_database_exist("sdk_drop")
+
+
+@pytest.mark.parametrize(
+    "vector_index",
+    [
+        FlatIndex("vec_idx", MetricType.L2),
+        HNSWIndex("vec_idx", MetricType.L2, nlinks=32, efConstruction=100),
+    ],
+    ids=["FLAT", "HNSW"],
+)
+def test_space_documents(vc: Vearch, vector_index: object) -> None:
+    if not vc.is_database_exist(DB):
+        vc.create_database(DB)
+    name = f"sdk_{vector_index._index_type.lower()}"  # type: ignore[attr-defined]
+    created = vc.create_space(DB, _schema(name, vector_index))
+    assert created.is_success(), created.msg
+    exists, _, schema = vc.is_space_exist(DB, name)
+    assert exists
+    assert [field.name for field in schema.fields] == ["title", "year", "price", "vec"]
+    assert name in [space.name for space in vc.list_spaces(DB)]
+
+    upserted = vc.upsert(DB, name, _rows(20))
+    assert upserted.is_success(), upserted.msg
+    ids = upserted.get_document_ids()
+    assert len(ids) == 20
+
+    # The nearest neighbour of row 3's vector is row 3.
+    query_vector = _rows(20)[3]["vec"]
+    found = vc.search(DB, name, [VectorInfo("vec", query_vector)], limit=3)
+    assert found.is_success(), found.msg
+    assert found.documents[0][0]["_id"] == ids[3]
+    assert found.documents[0][0]["_score"] == pytest.approx(0.0)
+
+    year_filter = Filter(
+        operator="AND", conditions=[Condition(operator=">=", fv=FieldValue("year", 2010))]
+    )
+    filtered = vc.search(
+        DB, name, [VectorInfo("vec", query_vector)], filter=year_filter, fields=["year"], limit=5
+    )
+    assert filtered.is_success(), filtered.msg
+    assert all(hit["year"] >= 2010 for hit in filtered.documents[0])
+    assert len(filtered.documents[0]) == 5
+
+    by_id = vc.query(DB, name, document_ids=[ids[0], ids[1]], vector=True)
+    assert by_id.is_success(), by_id.msg
+    assert [doc["title"] for doc in by_id.documents] == ["doc0", "doc1"]
+    assert len(by_id.documents[0]["vec"]) == DIMENSION
+
+    in_filter = Filter(
+        operator="AND",
+        conditions=[Condition(operator="IN", fv=FieldValue("title", ["doc4", "doc5"]))],
+    )
+    by_filter = vc.query(DB, name, filter=in_filter)
+    assert sorted(doc["title"] for doc in by_filter.documents) == ["doc4", "doc5"]
+
+    deleted = vc.delete(DB, name, document_ids=[ids[0]])
+    assert deleted.is_success(), deleted.msg
+    assert deleted.document_ids == [ids[0]]
+    deleted_by_filter = vc.delete(DB, name, filter=year_filter, limit=3)
+    assert deleted_by_filter.total == 3
+    remaining = vc.query(DB, name, filter=year_filter, limit=50)
+    assert len(remaining.documents) == 7
+
+    assert vc.drop_space(DB, name).is_success()
+    exists, _, _ = vc.is_space_exist(DB, name)
+    assert not exists
+
+
+def test_unknown_space_errors(vc: Vearch) -> None:
+    if not vc.is_database_exist(DB):
+        vc.create_database(DB)
+    result = vc.upsert(DB, "sdk_missing", [{"title": "x"}])
+    assert result.code == 6
+    found = vc.search(DB, "sdk_missing", [VectorInfo("vec", [0.0] * DIMENSION)])
+    assert found.code == 6
+
+
+def test_wrong_token_fails(vc: Vearch) -> None:
+    host = vc.client.host
+    other = Vearch(Config(host=host, token="wrong"))
+    result = other.client._list_db()
+    assert result.code == 3
