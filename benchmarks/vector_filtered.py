@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--types", default="FLAT,HNSW,IVFFLAT", help="comma-separated")
     parser.add_argument("--threads", type=int, default=1, help="faiss threads")
     parser.add_argument("--ef-search", type=int, default=64, help="HNSW efSearch")
-    parser.add_argument("--nprobe", type=int, default=32, help="IVFFLAT nprobe")
+    parser.add_argument("--nprobe", type=int, default=64, help="IVFFLAT nprobe")
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of the query set; each query keeps its best"
     )

@@ -40,8 +40,8 @@ def serve_command(engine_path: Path, port: int) -> list[str]:
     """Return the command line that serves ``engine_path`` on 127.0.0.1:``port``."""
     return [
         sys.executable,
-        "-m",
-        "qiao.cli.app",
+        "-c",
+        "from qiao.cli.app import main; main()",
         "vectordb",
         "serve",
         "--data",
