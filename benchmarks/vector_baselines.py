@@ -1,8 +1,9 @@
 """The libraries Qiao is compared with: raw faiss (same index, same parameters) and hnswlib.
 
 Each builder inserts the base vectors in the batches Qiao's benchmark uses
-and returns a search function of ``(query, setting)`` for one query vector,
-where the setting is efSearch (HNSW) or nprobe (IVF).
+and returns a search function of ``(query, setting)``, where the setting is
+efSearch (HNSW) or nprobe (IVF). Given one query vector it returns that
+query's hit ids; given a 2-D array of queries, one row of ids per query.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ def faiss_hnsw(base: np.ndarray, k: int, params: dict[str, Any]) -> tuple[Search
 
     def search(query: np.ndarray, ef_search: int) -> np.ndarray:
         parameters = faiss.SearchParametersHNSW(efSearch=max(ef_search, k))
-        _, labels = index.search(query[None, :], k, params=parameters)
-        return labels[0]
+        _, labels = index.search(np.atleast_2d(query), k, params=parameters)
+        return labels[0] if query.ndim == 1 else labels
 
     return search, Build(cost["seconds"], int(cost["rss_delta"]))
 
@@ -50,8 +51,8 @@ def faiss_ivf(base: np.ndarray, k: int, params: dict[str, Any]) -> tuple[Searche
 
     def search(query: np.ndarray, nprobe: int) -> np.ndarray:
         parameters = faiss.SearchParametersIVF(nprobe=nprobe)
-        _, labels = index.search(query[None, :], k, params=parameters)
-        return labels[0]
+        _, labels = index.search(np.atleast_2d(query), k, params=parameters)
+        return labels[0] if query.ndim == 1 else labels
 
     return search, Build(cost["seconds"], int(cost["rss_delta"]))
 
@@ -75,6 +76,6 @@ def hnswlib_hnsw(
     def search(query: np.ndarray, ef_search: int) -> np.ndarray:
         index.set_ef(max(ef_search, k))
         labels, _ = index.knn_query(query, k=k)
-        return labels[0].astype(np.int64)
+        return labels[0].astype(np.int64) if query.ndim == 1 else labels.astype(np.int64)
 
     return search, Build(cost["seconds"], int(cost["rss_delta"]))
