@@ -46,7 +46,7 @@ def bucket_filter(limit: int) -> dict[str, Any]:
 
 
 def filtered_truth(base: np.ndarray, queries: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Return the exact top K row ids among the rows where ``mask`` holds."""
+    """Return the exact top K row ids among the rows where ``mask`` is True."""
     rows = np.flatnonzero(mask)
     return rows[exact_neighbours(base[rows], queries, K)]
 
@@ -129,11 +129,11 @@ def main() -> None:
         if row["status"] != "ok":
             table.append([row["type"], "-", "-", "-", "-", "-", row["status"]])
             continue
-        shown = ", ".join(f"{key}={value}" for key, value in row["search"].items()) or "-"
+        search_text = ", ".join(f"{key}={value}" for key, value in row["search"].items()) or "-"
         table.append(
             [
                 row["type"],
-                shown,
+                search_text,
                 f"{row['selectivity']} ({row['matching_rows']:,})",
                 f"{row['recall']:.4f}",
                 f"{row['qps']:,.0f}",

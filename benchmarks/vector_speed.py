@@ -1,7 +1,7 @@
 """Speed of Qiao's vector search against raw faiss and hnswlib, and over HTTP.
 
 One run, one data set, one thread count for everything. For each index
-family (HNSW; IVFFLAT once the engine supports it) the script builds the
+family (HNSW and IVFFLAT) the script builds the
 index in Qiao (Space API), in raw faiss with the same type and parameters
 and, for HNSW, in hnswlib, then sweeps efSearch or nprobe. Each query runs
 alone. Reported per engine: build time, vectors/s, resident-memory delta,
