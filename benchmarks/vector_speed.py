@@ -1,16 +1,16 @@
 """Speed of Qiao's vector search against raw faiss and hnswlib, and over HTTP.
 
 One run, one data set, one thread count for everything. For each index
-family (HNSW and IVFFLAT) the script builds the
-index in Qiao (Space API), in raw faiss with the same type and parameters
-and, for HNSW, in hnswlib, then sweeps efSearch or nprobe. Each query runs
-alone. Reported per engine: build time, vectors/s, resident-memory delta,
-QPS at the first setting reaching recall@10 0.90 / 0.95 / 0.99, and p50/p99
-latency there, and the QPS of one call with all queries at the setting
-reaching 0.95. Each query keeps its best time over ``--repeats`` runs of
-the query set, because other processes share the machine. The HTTP rows
-serve the same engine folder with ``qiao vectordb serve`` on 127.0.0.1 and
-compare the latency at equal settings.
+family (HNSW and IVFFLAT) the script builds the index in Qiao (Space API),
+in raw faiss with the same type and parameters and, for HNSW, in hnswlib,
+then sweeps efSearch or nprobe. Each query runs alone. Reported per engine:
+build time, vectors/s, resident-memory delta, QPS at the first setting
+reaching recall@10 0.90 / 0.95 / 0.99, and p50/p99 latency there, and the
+QPS of one call with all queries at the setting reaching 0.95. Each query
+keeps its best time over ``--repeats`` runs of the query set, because other
+processes share the machine. The HTTP rows serve the same engine folder with
+``qiao vectordb serve`` on 127.0.0.1 and compare the latency at equal
+settings.
 
 Targets: Qiao embedded >= 0.9x the QPS of raw faiss at the same recall;
 HTTP adds <= 1.5 ms p50 per single query.
