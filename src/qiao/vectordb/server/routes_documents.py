@@ -23,7 +23,6 @@ from qiao.vectordb.server.openapi_docs import ENVELOPE_RESPONSES
 from qiao.vectordb.server.state import (
     call_engine,
     get_state,
-    keyword_arguments,
     resolve_document_space,
 )
 
@@ -88,9 +87,10 @@ def _optional(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 )
 async def upsert_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.UPSERT)
-    extra = keyword_arguments(space.upsert, _optional(body, ("partitions",)))
     try:
-        ids = await call_engine(request, space.upsert, body.get("documents"), **extra)
+        ids = await call_engine(
+            request, space.upsert, body.get("documents"), partitions=body.get("partitions")
+        )
     except VectorDBError as error:
         # Vearch's router returns document parse errors with HTTP 500 (NewErrInternal).
         raise ApiError.from_error(error, 500) from None
@@ -117,7 +117,6 @@ _QUERY_OPTIONS = (
 async def query_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.QUERY)
     try:
-        extra = keyword_arguments(space.query, _optional(body, _QUERY_OPTIONS))
         documents = await call_engine(
             request,
             space.query,
@@ -126,7 +125,7 @@ async def query_documents(request: Request) -> Any:
             body.get("fields"),
             body.get("limit", 50),
             body.get("vector_value", False),
-            **extra,
+            **_optional(body, _QUERY_OPTIONS),
         )
     except VectorDBError as error:
         raise _document_error(error, 422) from None
@@ -152,7 +151,6 @@ _SEARCH_OPTIONS = (
 async def search_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.SEARCH)
     try:
-        extra = keyword_arguments(space.search, _optional(body, _SEARCH_OPTIONS))
         results = await call_engine(
             request,
             space.search,
@@ -163,7 +161,7 @@ async def search_documents(request: Request) -> Any:
             index_params=body.get("index_params"),
             l2_sqrt=body.get("l2_sqrt", False),
             vector_value=body.get("vector_value", False),
-            **extra,
+            **_optional(body, _SEARCH_OPTIONS),
         )
     except VectorDBError as error:
         raise _document_error(error, 500) from None
@@ -191,10 +189,15 @@ def _shards() -> dict[str, Any]:
     return {"_shards": {"total": 1, "failed": 0, "successful": 1}}
 
 
-def _check_partition(space: Any, partition_id: int | None) -> None:
-    # Vearch rejects a partition_id > 0 that the space does not have.
+def _partition(space: Any, body: dict[str, Any]) -> int | None:
+    """Return the partition_id of an index request, None for all; reject an unknown one.
+
+    Vearch reads 0 as "every partition" and rejects an id the space lacks with
+    HTTP 400 and PARAM_ERROR.
+    """
+    partition_id = body.get("partition_id")
     if not partition_id:
-        return
+        return None
     known = {entry.get("pid", entry.get("id")) for entry in space.describe().get("partitions", [])}
     if partition_id not in known:
         raise ApiError.from_error(
@@ -204,6 +207,7 @@ def _check_partition(space: Any, partition_id: int | None) -> None:
             ),
             400,
         )
+    return partition_id
 
 
 @router.post(
@@ -227,17 +231,9 @@ async def flush_space(request: Request) -> Any:
 )
 async def forcemerge_space(request: Request) -> Any:
     body, space = await _space_request(request, fields.INDEX)
-    _check_partition(space, body.get("partition_id"))
-    if not hasattr(space, "forcemerge"):
-        raise ApiError.from_error(
-            VectorDBError(
-                ErrorCode.FORCE_MERGE_BUILD_INDEX_ERR,
-                "force merge is not supported by this Qiao version",
-            ),
-            500,
-        )
+    partition_id = _partition(space, body)
     try:
-        await call_engine(request, space.forcemerge, partition_id=body.get("partition_id"))
+        await call_engine(request, space.forcemerge, partition_id=partition_id)
     except VectorDBError as error:
         raise ApiError.from_error(error, 500) from None
     return success(request, _shards())
@@ -250,15 +246,7 @@ async def forcemerge_space(request: Request) -> Any:
 )
 async def rebuild_index(request: Request) -> Any:
     body, space = await _space_request(request, fields.INDEX)
-    _check_partition(space, body.get("partition_id"))
-    if not hasattr(space, "rebuild_index"):
-        raise ApiError.from_error(
-            VectorDBError(
-                ErrorCode.FORCE_MERGE_BUILD_INDEX_ERR,
-                "index rebuild is not supported by this Qiao version",
-            ),
-            500,
-        )
+    partition_id = _partition(space, body)
     try:
         await call_engine(
             request,
@@ -266,7 +254,7 @@ async def rebuild_index(request: Request) -> Any:
             drop_before_rebuild=body.get("drop_before_rebuild", False),
             limit_cpu=body.get("limit_cpu", 0),
             describe=body.get("describe", 0),
-            partition_id=body.get("partition_id"),
+            partition_id=partition_id,
         )
     except VectorDBError as error:
         raise ApiError.from_error(error, 500) from None
