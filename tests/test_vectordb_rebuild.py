@@ -107,11 +107,13 @@ def test_rebuild_checks_arguments(engine):
     space = trained_space(engine, "FLAT", 10)
     with pytest.raises(VectorDBError) as wrong_partition:
         space.rebuild_index(partition_id=max(space.meta.layout.ids) + 100)
-    assert wrong_partition.value.code == ErrorCode.PARTITION_NOT_EXIST
+    assert wrong_partition.value.code == ErrorCode.PARAM_ERROR
     with pytest.raises(VectorDBError) as negative:
         space.rebuild_index(limit_cpu=-1)
     assert negative.value.code == ErrorCode.PARAM_ERROR
     space.rebuild_index(describe=1, partition_id=space.meta.layout.ids[0])
+    # partition_id 0 means every partition, as in Vearch.
+    space.rebuild_index(partition_id=0)
     assert space.index_progress() == (2, 10)
 
 
@@ -131,7 +133,7 @@ def test_forcemerge_compacts_without_retraining(engine, caplog):
     assert not any(message.startswith("training the") for message in messages)
     with pytest.raises(VectorDBError) as wrong_partition:
         space.forcemerge(partition_id=-5)
-    assert wrong_partition.value.code == ErrorCode.PARTITION_NOT_EXIST
+    assert wrong_partition.value.code == ErrorCode.PARAM_ERROR
 
 
 def test_forcemerge_survives_reopen(tmp_path):

@@ -189,25 +189,9 @@ def _shards() -> dict[str, Any]:
     return {"_shards": {"total": 1, "failed": 0, "successful": 1}}
 
 
-def _partition(space: Any, body: dict[str, Any]) -> int | None:
-    """Return the partition_id of an index request, None for all; reject an unknown one.
-
-    Vearch reads 0 as "every partition" and rejects an id the space lacks with
-    HTTP 400 and PARAM_ERROR.
-    """
-    partition_id = body.get("partition_id")
-    if not partition_id:
-        return None
-    known = {entry.get("pid", entry.get("id")) for entry in space.describe().get("partitions", [])}
-    if partition_id not in known:
-        raise ApiError.from_error(
-            VectorDBError(
-                ErrorCode.PARAM_ERROR,
-                f"partition_id {partition_id} not belong to space {space.name}",
-            ),
-            400,
-        )
-    return partition_id
+def _index_error(error: VectorDBError) -> ApiError:
+    # A bad request field (such as an unknown partition_id) gives 400, a failure 500.
+    return ApiError.from_error(error, 400 if error.code == ErrorCode.PARAM_ERROR else 500)
 
 
 @router.post(
@@ -231,11 +215,10 @@ async def flush_space(request: Request) -> Any:
 )
 async def forcemerge_space(request: Request) -> Any:
     body, space = await _space_request(request, fields.INDEX)
-    partition_id = _partition(space, body)
     try:
-        await call_engine(request, space.forcemerge, partition_id=partition_id)
+        await call_engine(request, space.forcemerge, partition_id=body.get("partition_id"))
     except VectorDBError as error:
-        raise ApiError.from_error(error, 500) from None
+        raise _index_error(error) from None
     return success(request, _shards())
 
 
@@ -246,7 +229,6 @@ async def forcemerge_space(request: Request) -> Any:
 )
 async def rebuild_index(request: Request) -> Any:
     body, space = await _space_request(request, fields.INDEX)
-    partition_id = _partition(space, body)
     try:
         await call_engine(
             request,
@@ -254,8 +236,8 @@ async def rebuild_index(request: Request) -> Any:
             drop_before_rebuild=body.get("drop_before_rebuild", False),
             limit_cpu=body.get("limit_cpu", 0),
             describe=body.get("describe", 0),
-            partition_id=partition_id,
+            partition_id=body.get("partition_id"),
         )
     except VectorDBError as error:
-        raise ApiError.from_error(error, 500) from None
+        raise _index_error(error) from None
     return success(request, _shards())
