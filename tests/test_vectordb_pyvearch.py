@@ -1,21 +1,28 @@
-"""The official Vearch Python SDK (pyvearch 3.5.7) against Qiao's server, unchanged."""
+"""The official Vearch Python SDK (pyvearch 3.5.6) against Qiao's server, unchanged."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from vectordb_server import start_server
 
 pytest.importorskip("vearch")
-# pyvearch 3.5.7 imports pandas but does not declare it as a dependency.
+# pyvearch 3.5.6 imports pandas but does not declare it as a dependency.
 pytest.importorskip("pandas", reason="pyvearch needs pandas; pip install pandas")
 
 from vearch.config import Config  # noqa: E402
 from vearch.core.vearch import Vearch  # noqa: E402
 from vearch.filter import Condition, FieldValue, Filter  # noqa: E402
 from vearch.schema.field import Field  # noqa: E402
-from vearch.schema.index import FlatIndex, HNSWIndex, ScalarIndex  # noqa: E402
+from vearch.schema.index import (  # noqa: E402
+    FlatIndex,
+    HNSWIndex,
+    IvfFlatIndex,
+    IvfPQIndex,
+    ScalarIndex,
+)
 from vearch.schema.space import SpaceSchema  # noqa: E402
 from vearch.utils import DataType, MetricType, VectorInfo  # noqa: E402
 
@@ -30,14 +37,28 @@ def vc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vearch]:
     stop()
 
 
-def _schema(name: str, vector_index: object) -> SpaceSchema:
+def _schema(name: str, vector_index: object, partition_num: int = 1) -> SpaceSchema:
     fields = [
         Field("title", DataType.STRING, index=ScalarIndex("title_idx")),
         Field("year", DataType.INTEGER, index=ScalarIndex("year_idx")),
         Field("price", DataType.FLOAT),
         Field("vec", DataType.VECTOR, vector_index, dimension=DIMENSION),
     ]
-    return SpaceSchema(name, fields, replica_num=1)
+    return SpaceSchema(name, fields, partition_num=partition_num, replica_num=1)
+
+
+def _space_info(vc: Vearch, name: str) -> dict:
+    result = vc.client._get_space_detail(DB, name)
+    assert result.code == 0, result.msg
+    return result.data
+
+
+def _wait_indexed(vc: Vearch, name: str, count: int, timeout: float = 30.0) -> None:
+    """Poll the space GET until its partitions index ``count`` documents, as Vearch clients do."""
+    deadline = time.monotonic() + timeout
+    while sum(entry["index_num"] for entry in _space_info(vc, name)["partitions"]) < count:
+        assert time.monotonic() < deadline, f"{name} did not index {count} documents"
+        time.sleep(0.2)
 
 
 def _rows(count: int) -> list[dict]:
@@ -125,6 +146,70 @@ def test_space_documents(vc: Vearch, vector_index: object) -> None:
     assert vc.drop_space(DB, name).is_success()
     exists, _, _ = vc.is_space_exist(DB, name)
     assert not exists
+
+
+@pytest.mark.parametrize(
+    "vector_index",
+    [
+        IvfFlatIndex("vec_idx", MetricType.L2, ncentroids=8, training_threshold=256, nprobe=4),
+        IvfPQIndex(
+            "vec_idx", MetricType.L2, ncentroids=8, nsubvector=4, training_threshold=256, nprobe=4
+        ),
+    ],
+    ids=["IVFFLAT", "IVFPQ"],
+)
+def test_trained_index_space(vc: Vearch, vector_index: object) -> None:
+    if not vc.is_database_exist(DB):
+        vc.create_database(DB)
+    name = f"sdk_{vector_index._index_type.lower()}"  # type: ignore[attr-defined]
+    created = vc.create_space(DB, _schema(name, vector_index))
+    assert created.is_success(), created.msg
+    rows = _rows(300)
+    ids = vc.upsert(DB, name, rows).get_document_ids()
+    assert len(ids) == 300
+
+    _wait_indexed(vc, name, 300)
+    info = _space_info(vc, name)
+    assert [entry["index_status"] for entry in info["partitions"]] == [2]
+
+    # nprobe = ncentroids visits every list, so the nearest row is found.
+    for row in (3, 150, 299):
+        found = vc.search(
+            DB,
+            name,
+            [VectorInfo("vec", rows[row]["vec"])],
+            limit=3,
+            fields=["title"],
+            index_params={"nprobe": 8, "metric_type": "L2"},
+        )
+        assert found.is_success(), found.msg
+        assert found.documents[0][0]["_id"] == ids[row]
+        assert found.documents[0][0]["title"] == f"doc{row}"
+    assert vc.drop_space(DB, name).is_success()
+
+
+def test_space_with_two_partitions(vc: Vearch) -> None:
+    if not vc.is_database_exist(DB):
+        vc.create_database(DB)
+    name = "sdk_partitioned"
+    created = vc.create_space(DB, _schema(name, FlatIndex("vec_idx", MetricType.L2), 2))
+    assert created.is_success(), created.msg
+    rows = _rows(40)
+    ids = vc.upsert(DB, name, rows).get_document_ids()
+
+    info = _space_info(vc, name)
+    assert info["partition_num"] == 2
+    counts = [entry["doc_num"] for entry in info["partitions"]]
+    assert len(counts) == 2 and sum(counts) == 40 and min(counts) > 0
+
+    found = vc.search(DB, name, [VectorInfo("vec", rows[17]["vec"])], limit=1)
+    assert found.documents[0][0]["_id"] == ids[17]
+    year_filter = Filter(
+        operator="AND", conditions=[Condition(operator="<", fv=FieldValue("year", 2010))]
+    )
+    queried = vc.query(DB, name, filter=year_filter, limit=50)
+    assert sorted(doc["year"] for doc in queried.documents) == list(range(2000, 2010))
+    assert vc.drop_space(DB, name).is_success()
 
 
 def test_unknown_space_errors(vc: Vearch) -> None:
