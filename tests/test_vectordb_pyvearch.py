@@ -1,4 +1,8 @@
-"""The official Vearch Python SDK (pyvearch 3.5.6) against Qiao's server, unchanged."""
+"""The official Vearch Python SDK (pyvearch 3.5.6) against Qiao's server, unchanged.
+
+pyvearch and pandas, which pyvearch imports without declaring, are in the
+``test`` extra, so a missing one fails the import instead of skipping.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,20 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from vectordb_server import start_server
-
-pytest.importorskip("vearch")
-# pyvearch 3.5.6 imports pandas but does not declare it as a dependency.
-pytest.importorskip("pandas", reason="pyvearch needs pandas; pip install pandas")
-
-from vearch.config import Config  # noqa: E402
-from vearch.core.vearch import Vearch  # noqa: E402
-from vearch.filter import Condition, FieldValue, Filter  # noqa: E402
-from vearch.schema.field import Field  # noqa: E402
-from vearch.schema.index import (  # noqa: E402
+from vearch.config import Config
+from vearch.core.vearch import Vearch
+from vearch.filter import Condition, FieldValue, Filter
+from vearch.schema.field import Field
+from vearch.schema.index import (
     FlatIndex,
     HNSWIndex,
     IvfFlatIndex,
     IvfPQIndex,
     ScalarIndex,
 )
-from vearch.schema.space import SpaceSchema  # noqa: E402
-from vearch.utils import DataType, MetricType, VectorInfo  # noqa: E402
+from vearch.schema.space import SpaceSchema
+from vearch.utils import DataType, MetricType, VectorInfo
+from vectordb_server import start_server
 
 DB = "sdk_db"
 DIMENSION = 8
