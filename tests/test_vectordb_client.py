@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from vectordb_server import start_server
+from vectordb_server import ROOT_AUTH, start_server
 
 from qiao.errors import InvalidInputError
 from qiao.vectordb import (
@@ -25,7 +25,6 @@ from qiao.vectordb import (
 from qiao.vectordb.client import RemoteEngine, RemoteSpace
 from qiao.vectordb.client.transport import error_from_envelope
 
-ROOT_AUTH = ("root", "secret")
 SCHEMA = {
     "name": "items",
     "replica_num": 1,

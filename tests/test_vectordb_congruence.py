@@ -18,18 +18,17 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from vectordb_server import start_server
+from vectordb_progress import wait_for_progress
+from vectordb_server import ROOT_AUTH, start_server
 
 from qiao.vectordb import Engine, ErrorCode, VectorDatabase, VectorDBError, connect
 from qiao.vectordb.client import RemoteEngine
 
-ROOT_AUTH = ("root", "secret")
 SCORE_TOLERANCE = 1e-5
 FILTER_ROUNDS = 120
 
@@ -167,12 +166,8 @@ class Twin:
 
     def wait_indexed(self, space: str, rows: int, timeout: float = 30.0) -> None:
         """Wait until both spaces report ``index_progress() == (2, rows)``."""
-        deadline = time.monotonic() + timeout
         for database in (self.embedded, self.served):
-            opened = database.get_space("demo", space)
-            while (progress := opened.index_progress()) != (2, rows):
-                assert time.monotonic() < deadline, f"{opened!r}: index_progress {progress}"
-                time.sleep(0.05)
+            wait_for_progress(database.get_space("demo", space), (2, rows), timeout)
 
 
 @pytest.fixture(scope="module")

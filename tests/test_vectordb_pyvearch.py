@@ -36,6 +36,14 @@ def vc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vearch]:
     stop()
 
 
+@pytest.fixture
+def database(vc: Vearch) -> str:
+    """The database of the space tests, created by the first test that needs it."""
+    if not vc.is_database_exist(DB):
+        vc.create_database(DB)
+    return DB
+
+
 def _schema(name: str, vector_index: object, partition_num: int = 1) -> SpaceSchema:
     fields = [
         Field("title", DataType.STRING, index=ScalarIndex("title_idx")),
@@ -70,15 +78,15 @@ def _rows(count: int) -> list[dict]:
 
 
 def test_databases(vc: Vearch) -> None:
-    assert vc.create_database(DB).is_success()
-    assert vc.is_database_exist(DB)
+    name = "sdk_lifecycle"
+    assert vc.create_database(name).is_success()
+    assert vc.is_database_exist(name)
     assert not vc.is_database_exist("sdk_missing")
-    assert DB in [db.name for db in vc.list_databases()]
-    second = vc.create_database(DB)
+    assert name in [db.name for db in vc.list_databases()]
+    second = vc.create_database(name)
     assert second.code == 201
-    assert vc.create_database("sdk_drop").is_success()
-    assert vc.drop_database("sdk_drop").is_success()
-    assert not vc.is_database_exist("sdk_drop")
+    assert vc.drop_database(name).is_success()
+    assert not vc.is_database_exist(name)
 
 
 @pytest.mark.parametrize(
@@ -89,9 +97,7 @@ def test_databases(vc: Vearch) -> None:
     ],
     ids=["FLAT", "HNSW"],
 )
-def test_space_documents(vc: Vearch, vector_index: object) -> None:
-    if not vc.is_database_exist(DB):
-        vc.create_database(DB)
+def test_space_documents(vc: Vearch, database: str, vector_index: object) -> None:
     name = f"sdk_{vector_index._index_type.lower()}"  # type: ignore[attr-defined]
     created = vc.create_space(DB, _schema(name, vector_index))
     assert created.is_success(), created.msg
@@ -157,9 +163,7 @@ def test_space_documents(vc: Vearch, vector_index: object) -> None:
     ],
     ids=["IVFFLAT", "IVFPQ"],
 )
-def test_trained_index_space(vc: Vearch, vector_index: object) -> None:
-    if not vc.is_database_exist(DB):
-        vc.create_database(DB)
+def test_trained_index_space(vc: Vearch, database: str, vector_index: object) -> None:
     name = f"sdk_{vector_index._index_type.lower()}"  # type: ignore[attr-defined]
     created = vc.create_space(DB, _schema(name, vector_index))
     assert created.is_success(), created.msg
@@ -187,9 +191,7 @@ def test_trained_index_space(vc: Vearch, vector_index: object) -> None:
     assert vc.drop_space(DB, name).is_success()
 
 
-def test_space_with_two_partitions(vc: Vearch) -> None:
-    if not vc.is_database_exist(DB):
-        vc.create_database(DB)
+def test_space_with_two_partitions(vc: Vearch, database: str) -> None:
     name = "sdk_partitioned"
     created = vc.create_space(DB, _schema(name, FlatIndex("vec_idx", MetricType.L2), 2))
     assert created.is_success(), created.msg
@@ -211,9 +213,7 @@ def test_space_with_two_partitions(vc: Vearch) -> None:
     assert vc.drop_space(DB, name).is_success()
 
 
-def test_unknown_space_errors(vc: Vearch) -> None:
-    if not vc.is_database_exist(DB):
-        vc.create_database(DB)
+def test_unknown_space_errors(vc: Vearch, database: str) -> None:
     result = vc.upsert(DB, "sdk_missing", [{"title": "x"}])
     assert result.code == 6
     found = vc.search(DB, "sdk_missing", [VectorInfo("vec", [0.0] * DIMENSION)])
