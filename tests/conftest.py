@@ -1,9 +1,11 @@
-"""Shared fixtures: an isolated Qiao home and the evaluation data folder."""
+"""Shared fixtures: an isolated Qiao home, the evaluation data folder, a vector database."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,3 +40,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def example_dir() -> Path:
     return REPO / "examples" / "beijing-travel"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Any]:
+    """An open vector database Engine in a temporary folder, with database "db"."""
+    from qiao.vectordb import Engine
+
+    with Engine(tmp_path / "db") as opened:
+        opened.create_database("db")
+        yield opened

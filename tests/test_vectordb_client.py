@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from vectordb_server import start_server
+from vectordb_server import ROOT_AUTH, start_server
 
 from qiao.errors import InvalidInputError
 from qiao.vectordb import (
@@ -25,7 +25,6 @@ from qiao.vectordb import (
 from qiao.vectordb.client import RemoteEngine, RemoteSpace
 from qiao.vectordb.client.transport import error_from_envelope
 
-ROOT_AUTH = ("root", "secret")
 SCHEMA = {
     "name": "items",
     "replica_num": 1,
@@ -38,27 +37,6 @@ SCHEMA = {
             "index": {"name": "emb", "type": "FLAT", "params": {"metric_type": "L2"}},
         },
     ],
-}
-
-# Methods and parameters of the shared API that Engine and Space do not have yet, while
-# the remote classes already send them.
-# NOTE: remove each entry once Engine or Space has it; the signature test fails until then.
-PENDING_ENGINE_METHODS = {"update_space", "add_indexes", "remove_index"}
-PENDING_SPACE_METHODS = {"entity", "indexes_info", "rebuild_index", "forcemerge"}
-PENDING_PARAMETERS = {
-    "upsert": {"partitions"},
-    "describe": {"detail"},
-    "query": {
-        "partition_id",
-        "get_by_hash",
-        "next",
-        "partition_names",
-        "sort",
-        "page_size",
-        "page_num",
-        "offset",
-    },
-    "search": {"partition_names", "sort", "page_size", "page_num", "offset"},
 }
 
 
@@ -75,49 +53,49 @@ def public_methods(cls: type) -> set[str]:
 # The API shape, without a server.
 
 
-@pytest.mark.parametrize(
-    ("embedded", "remote", "pending"),
-    [
-        (Engine, RemoteEngine, PENDING_ENGINE_METHODS),
-        (Space, RemoteSpace, PENDING_SPACE_METHODS),
-    ],
-)
-def test_remote_signatures_match_embedded(embedded: type, remote: type, pending: set[str]):
-    shared = public_methods(embedded) & public_methods(remote)
-    for name in sorted(shared):
+@pytest.mark.parametrize(("embedded", "remote"), [(Engine, RemoteEngine), (Space, RemoteSpace)])
+def test_remote_signatures_match_embedded(embedded: type, remote: type):
+    for name in sorted(public_methods(embedded) & public_methods(remote)):
         expected = inspect.signature(getattr(embedded, name)).parameters.values()
         actual = inspect.signature(getattr(remote, name)).parameters.values()
         expected_shape = [(p.name, p.kind, p.default) for p in expected]
         actual_shape = [(p.name, p.kind, p.default) for p in actual]
-        pending_names = PENDING_PARAMETERS.get(name, set())
-        assert not pending_names & {p.name for p in expected}, (
-            f"{embedded.__name__}.{name} now has some of {pending_names}; remove them from "
-            "the pending parameters"
-        )
-        assert [s for s in actual_shape if s[0] not in pending_names] == expected_shape, (
+        assert actual_shape == expected_shape, (
             f"{remote.__name__}.{name} differs from {embedded.__name__}.{name}"
         )
 
+    # Space.apply_meta is the engine's hook for space updates, not part of the document API.
     missing_remote = public_methods(embedded) - public_methods(remote)
-    assert missing_remote <= {"close", "index_progress"}, (
-        f"{remote.__name__} lacks {missing_remote}"
-    )
-    merged = pending & public_methods(embedded)
-    assert not merged, f"{embedded.__name__} now has {merged}; remove them from the pending set"
+    assert missing_remote <= {"close", "apply_meta"}, f"{remote.__name__} lacks {missing_remote}"
 
 
 @pytest.mark.parametrize(
-    ("protocol", "embedded", "remote", "pending"),
-    [
-        (VectorDatabase, Engine, RemoteEngine, PENDING_ENGINE_METHODS),
-        (VectorSpace, Space, RemoteSpace, PENDING_SPACE_METHODS),
-    ],
+    ("protocol", "embedded", "remote"),
+    [(VectorDatabase, Engine, RemoteEngine), (VectorSpace, Space, RemoteSpace)],
 )
-def test_protocol_covers_both(protocol: type, embedded: type, remote: type, pending: set[str]):
+def test_protocol_covers_both(protocol: type, embedded: type, remote: type):
     for name in protocol_methods(protocol):
         assert hasattr(remote, name), f"{remote.__name__} lacks {name}"
-        if name not in pending:
-            assert hasattr(embedded, name), f"{embedded.__name__} lacks {name}"
+        assert hasattr(embedded, name), f"{embedded.__name__} lacks {name}"
+        declared = getattr(protocol, name)
+        if not inspect.isfunction(declared):
+            continue
+        expected = [
+            (p.name, p.kind, p.default) for p in inspect.signature(declared).parameters.values()
+        ]
+        actual = inspect.signature(getattr(embedded, name)).parameters.values()
+        assert [(p.name, p.kind, p.default) for p in actual] == expected, (
+            f"{embedded.__name__}.{name} differs from {protocol.__name__}.{name}"
+        )
+
+
+def test_embedded_objects_meet_protocols(tmp_path: Path):
+    with Engine(tmp_path / "db") as engine:
+        engine.create_database("demo")
+        space = engine.create_space("demo", SCHEMA)
+        assert isinstance(engine, VectorDatabase)
+        assert isinstance(space, VectorSpace)
+        assert isinstance(engine.get_space("demo", "items"), VectorSpace)
 
 
 def test_connect_path_opens_engine(tmp_path: Path):
@@ -290,8 +268,9 @@ def test_served_space_information(served: RemoteEngine):
     assert "errors" not in described
     entity = space.entity()
     assert entity["name"] == "items"
-    assert entity["db_name"] == "demo"
+    assert entity["db_id"] == served.describe_database("demo")["id"]
     assert space.indexes_info()["space_name"] == "items"
+    assert space.index_progress() == (2, 1)
 
 
 def test_get_splits_many_ids(served: RemoteEngine):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
+from vectordb_progress import wait_for_progress
 
-from qiao.vectordb import Engine, ErrorCode, VectorDBError
+from qiao.vectordb import ErrorCode, VectorDBError
 
 DIMENSION = 16
 
@@ -36,13 +35,6 @@ def schema(name: str, index_type: str, **params: object) -> dict:
     }
 
 
-@pytest.fixture
-def engine(tmp_path):
-    with Engine(tmp_path / "db") as engine:
-        engine.create_database("db")
-        yield engine
-
-
 def fill(space, vectors: np.ndarray, start: int = 0) -> None:
     for offset in range(0, len(vectors), 1000):
         batch = vectors[offset : offset + 1000]
@@ -52,13 +44,6 @@ def fill(space, vectors: np.ndarray, start: int = 0) -> None:
                 for i, row in enumerate(batch)
             ]
         )
-
-
-def wait_indexed(space, rows: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while space.index_progress() != (2, rows):
-        assert time.monotonic() < deadline, f"index_progress {space.index_progress()}"
-        time.sleep(0.02)
 
 
 def recall_at_10(space, vectors: np.ndarray, queries: np.ndarray, **options) -> float:
@@ -124,7 +109,7 @@ def test_ivfflat_recall_at_nprobe_8_of_32(engine):
         ),
     )
     fill(space, vectors)
-    wait_indexed(space, len(vectors))
+    wait_for_progress(space, (2, len(vectors)))
     assert recall_at_10(space, vectors, queries) >= 0.9
     # nprobe in the request overrides the schema's. Probing all lists returns the exact top 10.
     assert recall_at_10(space, vectors, queries, index_params={"nprobe": 32}) == 1.0
@@ -147,7 +132,7 @@ def test_ivfpq_reranks_candidates_with_exact_scores(engine):
         ),
     )
     fill(space, vectors)
-    wait_indexed(space, len(vectors))
+    wait_for_progress(space, (2, len(vectors)))
     assert recall_at_10(space, vectors, queries, index_params={"recall_num": 100}) >= 0.9
     hits = space.search([{"field": "emb", "feature": queries[0]}], limit=5)[0]
     exact = ((vectors[[int(hit["_id"]) for hit in hits]] - queries[0]) ** 2).sum(axis=1)
@@ -173,7 +158,7 @@ def test_ivfpq_with_hnsw_quantizer_and_opq(engine):
         ),
     )
     fill(space, vectors)
-    wait_indexed(space, len(vectors))
+    wait_for_progress(space, (2, len(vectors)))
     params = space.describe()["schema"]["fields"][1]["index"]["params"]
     assert params["hnsw"] == {"nlinks": 16, "efConstruction": 200, "efSearch": 64}
     assert params["opq"] == {"nsubvector": 4}
@@ -193,7 +178,7 @@ def test_filtered_search_returns_exact_top_k(engine):
         ),
     )
     fill(space, vectors)
-    wait_indexed(space, len(vectors))
+    wait_for_progress(space, (2, len(vectors)))
     query = vectors[5]
     conditions = [{"field": "n", "operator": ">=", "value": 2500}]
     for condition in (conditions, [{"field": "n", "operator": "<", "value": 2500}]):
@@ -216,12 +201,12 @@ def test_new_rows_are_found_before_they_are_indexed(engine):
         schema("flat", "IVFFLAT", metric_type="L2", ncentroids=16, training_threshold=1000),
     )
     fill(space, vectors[:1000])
-    wait_indexed(space, 1000)
+    wait_for_progress(space, (2, 1000))
     fill(space, vectors[1000:], start=1000)
     # Found at once, by the exact scan of rows the index does not hold yet.
     hits = space.search([{"field": "emb", "feature": vectors[1400]}], limit=1)[0]
     assert hits[0]["_id"] == "1400"
-    wait_indexed(space, 1500)
+    wait_for_progress(space, (2, 1500))
     deleted = space.delete(document_ids=["1400"])
     assert deleted == ["1400"]
     hits = space.search([{"field": "emb", "feature": vectors[1400]}], limit=1)[0]
@@ -234,7 +219,7 @@ def test_inner_product_with_normalization_gives_cosine(engine):
     raw["fields"][1]["format"] = "normalization"
     space = engine.create_space("db", raw)
     fill(space, vectors)
-    wait_indexed(space, len(vectors))
+    wait_for_progress(space, (2, len(vectors)))
     hits = space.search([{"field": "emb", "feature": vectors[3] * 10}], limit=3)[0]
     assert hits[0]["_id"] == "3"
     assert hits[0]["_score"] == pytest.approx(1.0, abs=1e-5)
@@ -248,7 +233,7 @@ def test_search_index_params_are_checked(engine):
         "db", schema("flat", "IVFFLAT", metric_type="L2", ncentroids=4, training_threshold=1000)
     )
     fill(space, vectors)
-    wait_indexed(space, len(vectors))
+    wait_for_progress(space, (2, len(vectors)))
     accepted = {"nprobe": 2, "recall_num": 40, "parallel_on_queries": 1, "efSearch": 32}
     hits = space.search([{"field": "emb", "feature": vectors[9]}], limit=2, index_params=accepted)
     assert hits[0][0]["_id"] == "9"

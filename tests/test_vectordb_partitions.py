@@ -79,13 +79,6 @@ def expected_partition(entity: dict, doc_id: str) -> int:
     return chosen
 
 
-@pytest.fixture
-def engine(tmp_path):
-    with Engine(tmp_path / "db") as opened:
-        opened.create_database("db")
-        yield opened
-
-
 def partition_counts(space) -> dict[int, int]:
     return {entry["pid"]: entry["doc_num"] for entry in space.describe()["partitions"]}
 

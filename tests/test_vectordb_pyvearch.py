@@ -1,23 +1,29 @@
-"""The official Vearch Python SDK (pyvearch 3.5.7) against Qiao's server, unchanged."""
+"""The official Vearch Python SDK (pyvearch 3.5.6) against Qiao's server, unchanged.
+
+pyvearch and pandas, which pyvearch imports without declaring, are in the
+``test`` extra, so a missing one fails the import instead of skipping.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
+from vearch.config import Config
+from vearch.core.vearch import Vearch
+from vearch.filter import Condition, FieldValue, Filter
+from vearch.schema.field import Field
+from vearch.schema.index import (
+    FlatIndex,
+    HNSWIndex,
+    IvfFlatIndex,
+    IvfPQIndex,
+    ScalarIndex,
+)
+from vearch.schema.space import SpaceSchema
+from vearch.utils import DataType, MetricType, VectorInfo
 from vectordb_server import start_server
-
-pytest.importorskip("vearch")
-# pyvearch 3.5.7 imports pandas but does not declare it as a dependency.
-pytest.importorskip("pandas", reason="pyvearch needs pandas; pip install pandas")
-
-from vearch.config import Config  # noqa: E402
-from vearch.core.vearch import Vearch  # noqa: E402
-from vearch.filter import Condition, FieldValue, Filter  # noqa: E402
-from vearch.schema.field import Field  # noqa: E402
-from vearch.schema.index import FlatIndex, HNSWIndex, ScalarIndex  # noqa: E402
-from vearch.schema.space import SpaceSchema  # noqa: E402
-from vearch.utils import DataType, MetricType, VectorInfo  # noqa: E402
 
 DB = "sdk_db"
 DIMENSION = 8
@@ -30,14 +36,36 @@ def vc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vearch]:
     stop()
 
 
-def _schema(name: str, vector_index: object) -> SpaceSchema:
+@pytest.fixture
+def database(vc: Vearch) -> str:
+    """The database of the space tests, created by the first test that needs it."""
+    if not vc.is_database_exist(DB):
+        vc.create_database(DB)
+    return DB
+
+
+def _schema(name: str, vector_index: object, partition_num: int = 1) -> SpaceSchema:
     fields = [
         Field("title", DataType.STRING, index=ScalarIndex("title_idx")),
         Field("year", DataType.INTEGER, index=ScalarIndex("year_idx")),
         Field("price", DataType.FLOAT),
         Field("vec", DataType.VECTOR, vector_index, dimension=DIMENSION),
     ]
-    return SpaceSchema(name, fields, replica_num=1)
+    return SpaceSchema(name, fields, partition_num=partition_num, replica_num=1)
+
+
+def _space_info(vc: Vearch, name: str) -> dict:
+    result = vc.client._get_space_detail(DB, name)
+    assert result.code == 0, result.msg
+    return result.data
+
+
+def _wait_indexed(vc: Vearch, name: str, count: int, timeout: float = 30.0) -> None:
+    """Poll the space GET until its partitions index ``count`` documents, as Vearch clients do."""
+    deadline = time.monotonic() + timeout
+    while sum(entry["index_num"] for entry in _space_info(vc, name)["partitions"]) < count:
+        assert time.monotonic() < deadline, f"{name} did not index {count} documents"
+        time.sleep(0.2)
 
 
 def _rows(count: int) -> list[dict]:
@@ -50,15 +78,15 @@ def _rows(count: int) -> list[dict]:
 
 
 def test_databases(vc: Vearch) -> None:
-    assert vc.create_database(DB).is_success()
-    assert vc.is_database_exist(DB)
+    name = "sdk_lifecycle"
+    assert vc.create_database(name).is_success()
+    assert vc.is_database_exist(name)
     assert not vc.is_database_exist("sdk_missing")
-    assert DB in [db.name for db in vc.list_databases()]
-    second = vc.create_database(DB)
+    assert name in [db.name for db in vc.list_databases()]
+    second = vc.create_database(name)
     assert second.code == 201
-    assert vc.create_database("sdk_drop").is_success()
-    assert vc.drop_database("sdk_drop").is_success()
-    assert not vc.is_database_exist("sdk_drop")
+    assert vc.drop_database(name).is_success()
+    assert not vc.is_database_exist(name)
 
 
 @pytest.mark.parametrize(
@@ -69,9 +97,7 @@ def test_databases(vc: Vearch) -> None:
     ],
     ids=["FLAT", "HNSW"],
 )
-def test_space_documents(vc: Vearch, vector_index: object) -> None:
-    if not vc.is_database_exist(DB):
-        vc.create_database(DB)
+def test_space_documents(vc: Vearch, database: str, vector_index: object) -> None:
     name = f"sdk_{vector_index._index_type.lower()}"  # type: ignore[attr-defined]
     created = vc.create_space(DB, _schema(name, vector_index))
     assert created.is_success(), created.msg
@@ -127,9 +153,67 @@ def test_space_documents(vc: Vearch, vector_index: object) -> None:
     assert not exists
 
 
-def test_unknown_space_errors(vc: Vearch) -> None:
-    if not vc.is_database_exist(DB):
-        vc.create_database(DB)
+@pytest.mark.parametrize(
+    "vector_index",
+    [
+        IvfFlatIndex("vec_idx", MetricType.L2, ncentroids=8, training_threshold=256, nprobe=4),
+        IvfPQIndex(
+            "vec_idx", MetricType.L2, ncentroids=8, nsubvector=4, training_threshold=256, nprobe=4
+        ),
+    ],
+    ids=["IVFFLAT", "IVFPQ"],
+)
+def test_trained_index_space(vc: Vearch, database: str, vector_index: object) -> None:
+    name = f"sdk_{vector_index._index_type.lower()}"  # type: ignore[attr-defined]
+    created = vc.create_space(DB, _schema(name, vector_index))
+    assert created.is_success(), created.msg
+    rows = _rows(300)
+    ids = vc.upsert(DB, name, rows).get_document_ids()
+    assert len(ids) == 300
+
+    _wait_indexed(vc, name, 300)
+    info = _space_info(vc, name)
+    assert [entry["index_status"] for entry in info["partitions"]] == [2]
+
+    # nprobe = ncentroids visits every list, so the nearest row is found.
+    for row in (3, 150, 299):
+        found = vc.search(
+            DB,
+            name,
+            [VectorInfo("vec", rows[row]["vec"])],
+            limit=3,
+            fields=["title"],
+            index_params={"nprobe": 8, "metric_type": "L2"},
+        )
+        assert found.is_success(), found.msg
+        assert found.documents[0][0]["_id"] == ids[row]
+        assert found.documents[0][0]["title"] == f"doc{row}"
+    assert vc.drop_space(DB, name).is_success()
+
+
+def test_space_with_two_partitions(vc: Vearch, database: str) -> None:
+    name = "sdk_partitioned"
+    created = vc.create_space(DB, _schema(name, FlatIndex("vec_idx", MetricType.L2), 2))
+    assert created.is_success(), created.msg
+    rows = _rows(40)
+    ids = vc.upsert(DB, name, rows).get_document_ids()
+
+    info = _space_info(vc, name)
+    assert info["partition_num"] == 2
+    counts = [entry["doc_num"] for entry in info["partitions"]]
+    assert len(counts) == 2 and sum(counts) == 40 and min(counts) > 0
+
+    found = vc.search(DB, name, [VectorInfo("vec", rows[17]["vec"])], limit=1)
+    assert found.documents[0][0]["_id"] == ids[17]
+    year_filter = Filter(
+        operator="AND", conditions=[Condition(operator="<", fv=FieldValue("year", 2010))]
+    )
+    queried = vc.query(DB, name, filter=year_filter, limit=50)
+    assert sorted(doc["year"] for doc in queried.documents) == list(range(2000, 2010))
+    assert vc.drop_space(DB, name).is_success()
+
+
+def test_unknown_space_errors(vc: Vearch, database: str) -> None:
     result = vc.upsert(DB, "sdk_missing", [{"title": "x"}])
     assert result.code == 6
     found = vc.search(DB, "sdk_missing", [VectorInfo("vec", [0.0] * DIMENSION)])

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from vectordb_progress import wait_for_progress
 
 from qiao.vectordb import Engine, ErrorCode, VectorDBError
 
@@ -43,30 +44,16 @@ def documents(numbers) -> list[dict]:
     ]
 
 
-def wait_for(space, expected: tuple[int, int], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while space.index_progress() != expected:
-        assert time.monotonic() < deadline, f"index_progress {space.index_progress()}"
-        time.sleep(0.02)
-
-
 def nearest(space, number: int) -> str:
     hits = space.search([{"field": "emb", "feature": VECTORS[number]}], limit=1)
     return hits[0][0]["_id"]
-
-
-@pytest.fixture
-def engine(tmp_path):
-    with Engine(tmp_path / "db") as engine:
-        engine.create_database("db")
-        yield engine
 
 
 def trained_space(engine, index_type: str = "IVFFLAT", count: int = 500):
     space = engine.create_space("db", schema(index_type))
     space.upsert(documents(range(count)))
     if index_type.startswith("IVF"):
-        wait_for(space, (2, count))
+        wait_for_progress(space, (2, count))
     return space
 
 
@@ -81,7 +68,7 @@ def test_rebuild_keeps_serving_the_old_index(engine, caplog):
     while not any("trained the IVFFLAT" in record.getMessage() for record in caplog.records):
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    wait_for(space, (2, 500))
+    wait_for_progress(space, (2, 500))
     assert nearest(space, 42) == "doc42"
 
 
@@ -91,7 +78,7 @@ def test_rebuild_with_drop_retrains_from_unindexed(engine):
     # Brute force while the index is not built (2) returns hits in every state.
     hits = space.search([{"field": "emb", "feature": VECTORS[7]}], limit=1, is_brute_search=2)
     assert hits[0][0]["_id"] == "doc7"
-    wait_for(space, (2, 500))
+    wait_for_progress(space, (2, 500))
     assert nearest(space, 7) == "doc7"
 
 
@@ -107,11 +94,13 @@ def test_rebuild_checks_arguments(engine):
     space = trained_space(engine, "FLAT", 10)
     with pytest.raises(VectorDBError) as wrong_partition:
         space.rebuild_index(partition_id=max(space.meta.layout.ids) + 100)
-    assert wrong_partition.value.code == ErrorCode.PARTITION_NOT_EXIST
+    assert wrong_partition.value.code == ErrorCode.PARAM_ERROR
     with pytest.raises(VectorDBError) as negative:
         space.rebuild_index(limit_cpu=-1)
     assert negative.value.code == ErrorCode.PARAM_ERROR
     space.rebuild_index(describe=1, partition_id=space.meta.layout.ids[0])
+    # partition_id 0 means every partition, as in Vearch.
+    space.rebuild_index(partition_id=0)
     assert space.index_progress() == (2, 10)
 
 
@@ -124,14 +113,14 @@ def test_forcemerge_compacts_without_retraining(engine, caplog):
     partition = space.describe()["partitions"][0]
     assert partition["max_docid"] == 399
     assert space.doc_num == 400
-    wait_for(space, (2, 400))
+    wait_for_progress(space, (2, 400))
     assert nearest(space, 250) == "doc250"
     assert space.get(["doc5"]) == []
     messages = [record.getMessage() for record in caplog.records]
     assert not any(message.startswith("training the") for message in messages)
     with pytest.raises(VectorDBError) as wrong_partition:
         space.forcemerge(partition_id=-5)
-    assert wrong_partition.value.code == ErrorCode.PARTITION_NOT_EXIST
+    assert wrong_partition.value.code == ErrorCode.PARAM_ERROR
 
 
 def test_forcemerge_survives_reopen(tmp_path):

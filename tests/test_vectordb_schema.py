@@ -21,13 +21,6 @@ def space(*fields: dict, name: str = "docs", **extra: object) -> dict:
     return {"name": name, "fields": list(fields) or [vector_field()], **extra}
 
 
-@pytest.fixture
-def engine(tmp_path):
-    with Engine(tmp_path / "db") as engine:
-        engine.create_database("db")
-        yield engine
-
-
 def error_of(engine: Engine, schema: dict) -> VectorDBError:
     with pytest.raises(VectorDBError) as caught:
         engine.create_space("db", schema)

@@ -16,13 +16,6 @@ def vector_space(engine: Engine, name: str, dimension: int, index: dict, **field
     return engine.create_space("db", {"name": name, "fields": fields})
 
 
-@pytest.fixture
-def engine(tmp_path):
-    with Engine(tmp_path / "db") as engine:
-        engine.create_database("db")
-        yield engine
-
-
 def fill(space, vectors: np.ndarray) -> None:
     for start in range(0, len(vectors), 500):
         batch = vectors[start : start + 500]

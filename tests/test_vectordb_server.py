@@ -208,6 +208,136 @@ def test_index_descriptions(client: httpx.Client) -> None:
     assert "vec" in [index.get("field_name") for index in info["indexes"]]
 
 
+# Space updates, index administration, partitions and paging, each on a space of its own.
+
+YEARS_FIELDS = [*SCHEMA["fields"], {"name": "label", "type": "string"}]
+YEARS = [
+    {
+        "_id": str(i),
+        "title": f"t{i}",
+        "year": 2000 + i,
+        "label": "odd" if i % 2 else "even",
+        "vec": [float(i), 0, 0, 1],
+    }
+    for i in range(10)
+]
+
+
+@pytest.fixture
+def years(client: httpx.Client, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """A space of ten documents, ``_id`` "0".."9" with year 2000..2009, dropped afterwards."""
+    name = request.node.name.removeprefix("test_")[:40]
+    schema = {**SCHEMA, "name": name, "fields": YEARS_FIELDS}
+    assert client.post("/dbs/shop/spaces", json=schema).json()["code"] == 0
+    target = {"db_name": "shop", "space_name": name}
+    assert client.post("/document/upsert", json={**target, "documents": YEARS}).json()["code"] == 0
+    yield target
+    client.delete(f"/dbs/shop/spaces/{name}")
+
+
+def test_update_space_adds_field(client: httpx.Client, years: dict[str, str]) -> None:
+    path = f"/dbs/shop/spaces/{years['space_name']}"
+    fields = [*YEARS_FIELDS, {"name": "extra", "type": "integer"}]
+    response = client.put(path, json={"fields": fields})
+    assert response.json()["code"] == 0, response.text
+    assert "extra" in response.json()["data"]["space_properties"]
+    info = client.get(path).json()["data"]
+    assert "extra" in [field["name"] for field in info["schema"]["fields"]]
+
+
+def test_update_space_rejects_index_change(client: httpx.Client, years: dict[str, str]) -> None:
+    path = f"/dbs/shop/spaces/{years['space_name']}"
+    response = client.put(path, json={"indexes": [{"name": "x"}]})
+    assert (response.status_code, response.json()["code"]) == (400, 6)
+
+
+def test_add_and_remove_index(client: httpx.Client, years: dict[str, str]) -> None:
+    path = f"/dbs/shop/spaces/{years['space_name']}/indexes"
+    index = {"name": "label_bitmap", "type": "BITMAP", "field_name": "label"}
+    added = client.post(path, json={"indexes": [index]})
+    assert added.json()["code"] == 0, added.text
+    names = [entry.get("name") for entry in client.get(path).json()["data"]["indexes"]]
+    assert "label_bitmap" in names
+    filters = {
+        "operator": "AND",
+        "conditions": [{"field": "label", "operator": "IN", "value": ["odd"]}],
+    }
+    query = {**years, "filters": filters}
+    odd = client.post("/document/query", json=query).json()["data"]["documents"]
+    assert sorted(doc["_id"] for doc in odd) == ["1", "3", "5", "7", "9"]
+
+    removed = client.delete(f"{path}/label_bitmap")
+    assert removed.json()["code"] == 0, removed.text
+    names = [entry.get("name") for entry in client.get(path).json()["data"]["indexes"]]
+    assert "label_bitmap" not in names
+
+
+def test_index_info_detail(client: httpx.Client, years: dict[str, str]) -> None:
+    path = f"/dbs/shop/spaces/{years['space_name']}/indexes?detail=true"
+    info = client.get(path).json()["data"]
+    assert set(info) == {"db_name", "space_name", "indexes", "build_state"}
+    assert info["build_state"]["index_num"] == 10
+    vector_index = next(entry for entry in info["indexes"] if entry.get("field_name") == "vec")
+    assert vector_index["indexed_num"] == 10
+
+
+def test_index_rebuild(client: httpx.Client, years: dict[str, str]) -> None:
+    body = {**years, "drop_before_rebuild": True, "limit_cpu": 1}
+    assert client.post("/index/rebuild", json=body).json()["data"]["_shards"]["failed"] == 0
+    search = {**years, "vectors": [{"field": "vec", "feature": [3, 0, 0, 1]}], "limit": 1}
+    hits = client.post("/document/search", json=search).json()["data"]["documents"][0]
+    assert hits[0]["_id"] == "3"
+
+
+def test_index_forcemerge(client: httpx.Client, years: dict[str, str]) -> None:
+    client.post("/document/delete", json={**years, "document_ids": ["0", "1"]})
+    # partition_id 0 means every partition, as in Vearch.
+    merged = client.post("/index/forcemerge", json={**years, "partition_id": 0}).json()
+    assert merged["data"]["_shards"]["failed"] == 0
+    info = client.get(f"/dbs/shop/spaces/{years['space_name']}").json()["data"]
+    assert info["doc_num"] == 8
+    assert info["partitions"][0]["max_docid"] == 7
+
+    unknown = client.post("/index/forcemerge", json={**years, "partition_id": 987654})
+    assert (unknown.status_code, unknown.json()["code"]) == (400, 6)
+    assert "987654" in unknown.json()["msg"]
+
+
+def test_query_paging_and_sort(client: httpx.Client, years: dict[str, str]) -> None:
+    filters = {"operator": "AND", "conditions": [{"field": "year", "operator": ">=", "value": 0}]}
+    body = {**years, "filters": filters, "page_size": 3, "page_num": 2, "sort": [{"year": "desc"}]}
+    documents = client.post("/document/query", json=body).json()["data"]["documents"]
+    assert [doc["year"] for doc in documents] == [2006, 2005, 2004]
+
+
+def test_query_by_partition(client: httpx.Client, years: dict[str, str]) -> None:
+    entity = client.get(f"/cache/dbs/shop/spaces/{years['space_name']}").json()["data"]
+    partition = entity["partitions"][0]
+    assert set(partition) >= {"id", "name", "space_id", "db_id", "partition_slot", "replicas"}
+    body = {**years, "document_ids": ["1", "missing"], "partition_id": partition["id"]}
+    documents = client.post("/document/query", json=body).json()["data"]["documents"]
+    assert documents[0]["_id"] == "1"
+    assert (documents[1]["_id"], documents[1]["code"]) == ("missing", 404)
+
+
+def test_search_unknown_partition_name(client: httpx.Client, years: dict[str, str]) -> None:
+    body = {
+        **years,
+        "vectors": [{"field": "vec", "feature": [1, 0, 0, 1]}],
+        "partition_names": ["nope"],
+    }
+    response = client.post("/document/search", json=body)
+    assert (response.status_code, response.json()["code"]) == (400, 6)
+    assert "nope" in response.json()["msg"]
+
+
+def test_space_detail_partitions(client: httpx.Client, years: dict[str, str]) -> None:
+    info = client.get(f"/dbs/shop/spaces/{years['space_name']}?detail=true").json()["data"]
+    assert sum(entry["index_num"] for entry in info["partitions"]) == 10
+    assert "raft_status" in info["partitions"][0]
+    assert "errors" not in info
+
+
 # Bad input: (method, path, body, HTTP status, Vearch code).
 UNKNOWN = {"db_name": "shop", "space_name": "nothing"}
 VECTOR = [{"field": "vec", "feature": [1, 0, 0, 0]}]

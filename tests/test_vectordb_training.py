@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from vectordb_progress import wait_for_progress
 
 from qiao.vectordb import Engine, ErrorCode, VectorDBError, indexer
 
@@ -52,20 +53,6 @@ def documents(numbers) -> list[dict]:
     ]
 
 
-def wait_for(space, expected: tuple[int, int], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while space.index_progress() != expected:
-        assert time.monotonic() < deadline, f"index_progress {space.index_progress()}"
-        time.sleep(0.02)
-
-
-@pytest.fixture
-def engine(tmp_path):
-    with Engine(tmp_path / "db") as engine:
-        engine.create_database("db")
-        yield engine
-
-
 def search(space, number: int = 3, **options):
     return space.search([{"field": "emb", "feature": vectors_for([number])[0]}], limit=3, **options)
 
@@ -103,7 +90,7 @@ def test_training_starts_at_threshold_of_live_documents(engine):
     time.sleep(0.2)  # ten refresh intervals: 250 live documents are not enough
     assert space.index_progress() == (0, 0)
     space.upsert(documents(range(300, 306)))
-    wait_for(space, (2, 306))
+    wait_for_progress(space, (2, 306))
     assert space.describe()["partitions"][0]["index_status"] == 2
     assert search(space, 120)[0][0]["_id"] == "doc120"
 
@@ -113,7 +100,7 @@ def test_reopen_loads_the_trained_index(tmp_path, caplog):
         engine.create_database("db")
         space = engine.create_space("db", schema())
         space.upsert(documents(range(400)))
-        wait_for(space, (2, 400))
+        wait_for_progress(space, (2, 400))
         space.upsert(documents(range(400, 420)))
     saved = list((tmp_path / "db/dbs/db/spaces/docs/segments").glob("index-*.faiss"))
     assert len(saved) == 1
@@ -123,7 +110,7 @@ def test_reopen_loads_the_trained_index(tmp_path, caplog):
         status, rows = space.index_progress()
         assert status == 2
         assert rows >= 400
-        wait_for(space, (2, 420))
+        wait_for_progress(space, (2, 420))
         assert search(space)[0][0]["_id"] == "doc3"
     messages = [record.getMessage() for record in caplog.records]
     assert any(message.startswith("loaded the trained IVFFLAT index") for message in messages)
@@ -144,7 +131,7 @@ def test_writes_do_not_wait_for_training(engine):
     started = time.perf_counter()
     space.upsert([{"_id": "late", "emb": rows[0]}])
     assert time.perf_counter() - started < 0.5
-    wait_for(space, (2, 20001))
+    wait_for_progress(space, (2, 20001))
 
 
 def test_close_during_training_is_safe(tmp_path, monkeypatch):
@@ -290,6 +277,6 @@ def test_sigkill_during_writes_rebuilds_and_merges(tmp_path):
     with Engine(tmp_path / "db") as engine:
         space = engine.get_space("db", "docs")
         check_documents(space, upserted, tried, deleted)
-        wait_for(space, (2, space.describe()["partitions"][0]["max_docid"] + 1))
+        wait_for_progress(space, (2, space.describe()["partitions"][0]["max_docid"] + 1))
         hits = space.search([{"field": "emb", "feature": vectors_for([40])[0]}], limit=1)
         assert hits[0][0]["_id"] == "doc40"

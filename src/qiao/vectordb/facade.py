@@ -32,7 +32,7 @@ class VectorSpace(Protocol):
     def doc_num(self) -> int: ...
 
     def upsert(
-        self, documents: list[dict[str, Any]], partitions: list[str] | None = None
+        self, documents: list[dict[str, Any]], partitions: list[int | str] | None = None
     ) -> list[str]: ...
 
     def delete(
@@ -54,7 +54,7 @@ class VectorSpace(Protocol):
         limit: int = 50,
         vector_value: bool = False,
         *,
-        partition_id: int | None = None,
+        partition_id: int | str | None = None,
         get_by_hash: bool = False,
         next: bool = False,  # noqa: A002 - the Vearch request field is named "next"
         partition_names: list[str] | None = None,
@@ -90,6 +90,8 @@ class VectorSpace(Protocol):
     def entity(self) -> dict[str, Any]: ...
 
     def indexes_info(self, detail: bool = False) -> dict[str, Any]: ...
+
+    def index_progress(self) -> tuple[int, int]: ...
 
     def rebuild_index(
         self,

@@ -82,10 +82,8 @@ def parse_filter(raw: object, schema: SpaceSchema) -> Filter | None:
 
     Raises FILTER_OPERATOR_TYPE_ERR (300) for a top-level operator other than
     AND or OR, FILTER_CONDITION_OPERATOR_TYPE_ERR (301) for an unknown
-    condition operator, and PARAM_ERROR for other problems.
-
-    NOTE: Vearch rejects a filter on a field without a scalar index ("not set
-    index"); this engine filters any scalar field.
+    condition operator, and PARAM_ERROR for other problems, among them a
+    condition on a field without a scalar index ("not set index", as in Vearch).
     """
     if raw is None:
         return None
@@ -127,7 +125,8 @@ def _parse_condition(entry: object, schema: SpaceSchema) -> Condition:
         raise _param_error(
             f"field:[{name}] not set index; a filter needs a scalar index on the field. "
             f'Declare one, such as "index": {{"name": "{name}_index", "type": "INVERTED"}}, '
-            "when creating the space"
+            "when creating the space, or add it with Engine.add_indexes "
+            "(POST /dbs/:db/spaces/:space/indexes)"
         )
     if "value" not in entry:
         raise _param_error(f"filter condition on {name!r} has no 'value'")

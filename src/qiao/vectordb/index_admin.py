@@ -99,16 +99,16 @@ class IndexAdmin:
             }
 
     def _check_partition(self, partition_id: object) -> None:
+        """Accept None or 0 (every partition, as in Vearch) or an id of this space."""
         if partition_id is None:
             return
         if isinstance(partition_id, bool) or not isinstance(partition_id, int):
             raise _param_error(f"partition_id must be an integer, got {partition_id!r}")
         partition_ids = self.space.meta.layout.ids
-        if partition_id not in partition_ids:
-            raise VectorDBError(
-                ErrorCode.PARTITION_NOT_EXIST,
-                f"partition {partition_id} does not exist in space {self.space.name!r}; "
-                f"its partitions are {partition_ids}",
+        if partition_id != 0 and partition_id not in partition_ids:
+            raise _param_error(
+                f"partition {partition_id} does not belong to space {self.space.name!r}; "
+                f"its partitions are {partition_ids}, and 0 means all of them"
             )
 
     def rebuild(

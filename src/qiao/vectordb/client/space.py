@@ -49,7 +49,7 @@ class RemoteSpace:
     # Writes.
 
     def upsert(
-        self, documents: list[dict[str, Any]], partitions: list[str] | None = None
+        self, documents: list[dict[str, Any]], partitions: list[int | str] | None = None
     ) -> list[str]:
         """Insert or update documents and return their ids, in order."""
         body = _set_options({"documents": documents}, partitions=partitions)
@@ -119,7 +119,7 @@ class RemoteSpace:
         limit: int = DEFAULT_LIMIT,
         vector_value: bool = False,
         *,
-        partition_id: int | None = None,
+        partition_id: int | str | None = None,
         get_by_hash: bool = False,
         next: bool = False,  # noqa: A002 - the Vearch request field is named "next"
         partition_names: list[str] | None = None,
@@ -197,6 +197,23 @@ class RemoteSpace:
         """Return ``{db_name, space_name, indexes, build_state}``."""
         params = {"detail": "true"} if detail else None
         return self._transport.request("GET", self._path("/indexes"), params=params)
+
+    def index_progress(self) -> tuple[int, int]:
+        """Return ``(index_status, n)`` as the embedded Space does: 0/1/2, rows ``[0, n)`` indexed.
+
+        A Qiao server reports both in ``build_state`` of the indexes GET. A
+        Vearch server does not, so its space GET gives them instead: the lowest
+        partition ``index_status`` and the sum of ``index_num``, which counts
+        live documents only and so is below ``n`` once documents were deleted.
+        """
+        build_state = self.indexes_info().get("build_state")
+        if isinstance(build_state, dict) and "index_num" in build_state:
+            return int(build_state["index_status"]), int(build_state["index_num"])
+        partitions = self.describe().get("partitions") or []
+        if not partitions:
+            return 2, 0  # INDEXED: a space without partitions has nothing to index
+        status = min(int(entry.get("index_status", 0)) for entry in partitions)
+        return status, sum(int(entry.get("index_num", 0)) for entry in partitions)
 
     def rebuild_index(
         self,

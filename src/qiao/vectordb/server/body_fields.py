@@ -31,7 +31,7 @@ _PAGING = (
 UPSERT = (
     *_TARGET,
     F("documents", "array", "Documents: objects of field values, with an optional _id."),
-    F("partitions", "string_array", "Partitions to write to."),
+    F("partitions", "array", "Ids of the partitions to write to (numbers or numeric strings)."),
 )
 
 QUERY = (

@@ -9,7 +9,6 @@ from typing import Any
 
 from qiao.vectordb.engine import Engine
 from qiao.vectordb.server.settings import ServerSettings
-from qiao.vectordb.server.space_views import describe_space
 
 __all__ = ["cluster_health", "cluster_stats", "partitions", "servers"]
 
@@ -68,7 +67,7 @@ def partitions(engine: Engine) -> list[dict[str, Any]]:
     result = []
     for db in engine.list_databases():
         for name in engine.list_spaces(db):
-            info = describe_space(engine.get_space(db, name), False)
+            info = engine.get_space(db, name).describe()
             for entry in info.get("partitions", []):
                 result.append({**entry, "db_name": db, "space_name": name, "node_id": NODE_ID})
     return result
@@ -104,7 +103,7 @@ def cluster_health(
             if space_filter and name != space_filter:
                 continue
             space = engine.get_space(db, name)
-            info = describe_space(space, detail)
+            info = space.describe(detail=detail)
             entry: dict[str, Any] = {
                 "name": name,
                 "partition_num": info.get("partition_num", 1),

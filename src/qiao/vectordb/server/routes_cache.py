@@ -13,7 +13,6 @@ from qiao.vectordb.errors import VectorDBError
 from qiao.vectordb.server.auth import authorize
 from qiao.vectordb.server.envelope import ApiError, success
 from qiao.vectordb.server.openapi_docs import ENVELOPE_RESPONSES
-from qiao.vectordb.server.space_views import space_entity
 from qiao.vectordb.server.state import call_engine, get_state
 
 __all__ = ["router"]
@@ -33,7 +32,7 @@ async def cached_space(request: Request, db: str, space: str) -> Any:
     engine = get_state(request).engine
 
     def entity() -> dict[str, Any]:
-        return space_entity(engine, engine.get_space(db, space))
+        return engine.get_space(db, space).entity()
 
     return await _lookup(request, entity)
 

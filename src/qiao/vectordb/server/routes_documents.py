@@ -23,7 +23,6 @@ from qiao.vectordb.server.openapi_docs import ENVELOPE_RESPONSES
 from qiao.vectordb.server.state import (
     call_engine,
     get_state,
-    keyword_arguments,
     resolve_document_space,
 )
 
@@ -88,9 +87,10 @@ def _optional(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 )
 async def upsert_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.UPSERT)
-    extra = keyword_arguments(space.upsert, _optional(body, ("partitions",)))
     try:
-        ids = await call_engine(request, space.upsert, body.get("documents"), **extra)
+        ids = await call_engine(
+            request, space.upsert, body.get("documents"), partitions=body.get("partitions")
+        )
     except VectorDBError as error:
         # Vearch's router returns document parse errors with HTTP 500 (NewErrInternal).
         raise ApiError.from_error(error, 500) from None
@@ -117,7 +117,6 @@ _QUERY_OPTIONS = (
 async def query_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.QUERY)
     try:
-        extra = keyword_arguments(space.query, _optional(body, _QUERY_OPTIONS))
         documents = await call_engine(
             request,
             space.query,
@@ -126,7 +125,7 @@ async def query_documents(request: Request) -> Any:
             body.get("fields"),
             body.get("limit", 50),
             body.get("vector_value", False),
-            **extra,
+            **_optional(body, _QUERY_OPTIONS),
         )
     except VectorDBError as error:
         raise _document_error(error, 422) from None
@@ -152,7 +151,6 @@ _SEARCH_OPTIONS = (
 async def search_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.SEARCH)
     try:
-        extra = keyword_arguments(space.search, _optional(body, _SEARCH_OPTIONS))
         results = await call_engine(
             request,
             space.search,
@@ -163,7 +161,7 @@ async def search_documents(request: Request) -> Any:
             index_params=body.get("index_params"),
             l2_sqrt=body.get("l2_sqrt", False),
             vector_value=body.get("vector_value", False),
-            **extra,
+            **_optional(body, _SEARCH_OPTIONS),
         )
     except VectorDBError as error:
         raise _document_error(error, 500) from None
@@ -191,19 +189,9 @@ def _shards() -> dict[str, Any]:
     return {"_shards": {"total": 1, "failed": 0, "successful": 1}}
 
 
-def _check_partition(space: Any, partition_id: int | None) -> None:
-    # Vearch rejects a partition_id > 0 that the space does not have.
-    if not partition_id:
-        return
-    known = {entry.get("pid", entry.get("id")) for entry in space.describe().get("partitions", [])}
-    if partition_id not in known:
-        raise ApiError.from_error(
-            VectorDBError(
-                ErrorCode.PARAM_ERROR,
-                f"partition_id {partition_id} not belong to space {space.name}",
-            ),
-            400,
-        )
+def _index_error(error: VectorDBError) -> ApiError:
+    # A bad request field (such as an unknown partition_id) gives 400, a failure 500.
+    return ApiError.from_error(error, 400 if error.code == ErrorCode.PARAM_ERROR else 500)
 
 
 @router.post(
@@ -227,19 +215,10 @@ async def flush_space(request: Request) -> Any:
 )
 async def forcemerge_space(request: Request) -> Any:
     body, space = await _space_request(request, fields.INDEX)
-    _check_partition(space, body.get("partition_id"))
-    if not hasattr(space, "forcemerge"):
-        raise ApiError.from_error(
-            VectorDBError(
-                ErrorCode.FORCE_MERGE_BUILD_INDEX_ERR,
-                "force merge is not supported by this Qiao version",
-            ),
-            500,
-        )
     try:
         await call_engine(request, space.forcemerge, partition_id=body.get("partition_id"))
     except VectorDBError as error:
-        raise ApiError.from_error(error, 500) from None
+        raise _index_error(error) from None
     return success(request, _shards())
 
 
@@ -250,15 +229,6 @@ async def forcemerge_space(request: Request) -> Any:
 )
 async def rebuild_index(request: Request) -> Any:
     body, space = await _space_request(request, fields.INDEX)
-    _check_partition(space, body.get("partition_id"))
-    if not hasattr(space, "rebuild_index"):
-        raise ApiError.from_error(
-            VectorDBError(
-                ErrorCode.FORCE_MERGE_BUILD_INDEX_ERR,
-                "index rebuild is not supported by this Qiao version",
-            ),
-            500,
-        )
     try:
         await call_engine(
             request,
@@ -269,5 +239,5 @@ async def rebuild_index(request: Request) -> Any:
             partition_id=body.get("partition_id"),
         )
     except VectorDBError as error:
-        raise ApiError.from_error(error, 500) from None
+        raise _index_error(error) from None
     return success(request, _shards())

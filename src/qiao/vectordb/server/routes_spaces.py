@@ -13,7 +13,6 @@ from qiao.vectordb.server.body import BodyField, bind_body, read_json, request_b
 from qiao.vectordb.server.envelope import ApiError, success
 from qiao.vectordb.server.openapi_docs import ENVELOPE_RESPONSES
 from qiao.vectordb.server.params import flag
-from qiao.vectordb.server.space_views import describe_space, indexes_info, space_entity
 from qiao.vectordb.server.state import call_engine, get_state
 
 __all__ = ["router"]
@@ -61,13 +60,6 @@ _SPACE_SCHEMA = {
     }
 }
 _INDEXES_BODY = (BodyField("indexes", "array", "Index declarations, as in a space schema."),)
-
-
-def _not_supported(what: str) -> ApiError:
-    error = VectorDBError(
-        ErrorCode.METHOD_NOT_IMPLEMENT, f"{what} is not supported by this Qiao version"
-    )
-    return ApiError.from_error(error, 500)
 
 
 # Databases.
@@ -128,7 +120,7 @@ async def create_space(request: Request, db: str) -> Any:
 
     def create() -> dict[str, Any]:
         space = engine.create_space(db, body)
-        return space_entity(engine, space)
+        return space.entity()
 
     return success(request, await call_engine(request, create))
 
@@ -140,7 +132,7 @@ async def list_spaces(request: Request, db: str) -> Any:
 
     def describe_all() -> list[dict[str, Any]]:
         return [
-            describe_space(engine.get_space(db, name), detail) for name in engine.list_spaces(db)
+            engine.get_space(db, name).describe(detail=detail) for name in engine.list_spaces(db)
         ]
 
     return success(request, await call_engine(request, describe_all))
@@ -152,7 +144,7 @@ async def get_space(request: Request, db: str, space: str) -> Any:
     detail = flag(request, "detail")
 
     def describe() -> dict[str, Any]:
-        return describe_space(engine.get_space(db, space), detail)
+        return engine.get_space(db, space).describe(detail=detail)
 
     return success(request, await call_engine(request, describe))
 
@@ -173,12 +165,10 @@ async def update_space(request: Request, db: str, space: str) -> Any:
             400, int(ErrorCode.INTERNAL_ERROR), "invalid request body: send a JSON object"
         )
     engine = get_state(request).engine
-    if not hasattr(engine, "update_space"):
-        raise _not_supported("updating a space")
 
     def update() -> dict[str, Any]:
         updated = engine.update_space(db, space, body)
-        return space_entity(engine, updated)
+        return updated.entity()
 
     return success(request, await call_engine(request, update))
 
@@ -192,7 +182,7 @@ async def get_indexes(request: Request, db: str, space: str) -> Any:
     detail = flag(request, "detail")
 
     def describe() -> dict[str, Any]:
-        return indexes_info(engine.get_space(db, space), detail)
+        return engine.get_space(db, space).indexes_info(detail=detail)
 
     return success(request, await call_engine(request, describe))
 
@@ -205,8 +195,6 @@ async def get_indexes(request: Request, db: str, space: str) -> Any:
 async def add_indexes(request: Request, db: str, space: str) -> Any:
     body = bind_body(await read_json(request), _INDEXES_BODY)
     engine = get_state(request).engine
-    if not hasattr(engine, "add_indexes"):
-        raise _not_supported("adding indexes to a space")
     await call_engine(request, engine.add_indexes, db, space, body.get("indexes", []))
     return success(request)
 
@@ -214,7 +202,5 @@ async def add_indexes(request: Request, db: str, space: str) -> Any:
 @router.delete("/dbs/{db}/spaces/{space}/indexes/{index_name}", summary="Remove an index")
 async def remove_index(request: Request, db: str, space: str, index_name: str) -> Any:
     engine = get_state(request).engine
-    if not hasattr(engine, "remove_index"):
-        raise _not_supported("removing an index")
     await call_engine(request, engine.remove_index, db, space, index_name)
     return success(request)

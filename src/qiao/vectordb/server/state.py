@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ __all__ = [
     "ServerState",
     "call_engine",
     "get_state",
-    "keyword_arguments",
     "request_timeout_ms",
     "resolve_document_space",
 ]
@@ -116,19 +114,3 @@ def resolve_document_space(state: ServerState, db_name: str, space_name: str) ->
         ):
             raise ApiError.from_error(error, 500, int(ErrorCode.PARAM_ERROR)) from None
         raise ApiError.from_error(error, 500) from None
-
-
-def keyword_arguments(method: Callable[..., Any], values: dict[str, Any]) -> dict[str, Any]:
-    """Return ``values`` as keyword arguments of ``method``; raise PARAM_ERROR for unsupported ones.
-
-    Request fields such as ``partition_names`` or ``sort`` reach the engine
-    only when the engine method accepts them.
-    """
-    parameters = inspect.signature(method).parameters
-    unsupported = sorted(name for name in values if name not in parameters)
-    if unsupported:
-        raise VectorDBError(
-            ErrorCode.PARAM_ERROR,
-            f"{', '.join(unsupported)} is not supported by this Qiao version; remove it",
-        )
-    return values
