@@ -1,4 +1,4 @@
-"""Where the HTTP latency of a vector search goes: client library, server framework, engine.
+"""Breakdown of the HTTP latency of a vector search: client library, server, engine.
 
 Builds a small HNSW space, measures the embedded search, then serves the
 folder with ``qiao vectordb serve`` on 127.0.0.1 and times the same
