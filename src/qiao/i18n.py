@@ -305,3 +305,8 @@ _add(
     "向量数据库服务已停止，数据已保存。",
     "The vector database server stopped and the data is saved.",
 )
+_add(
+    "vectordb.serve_locked",
+    "向量数据库 {path} 正被另一个进程（{pid}）写入，例如另一个 qiao vectordb serve。请先停止它，或用 --data 指定另一个文件夹。",
+    "The vector database {path} is locked by another process ({pid}) that writes to it, such as another qiao vectordb serve. Stop it first, or pass --data with another folder.",
+)
