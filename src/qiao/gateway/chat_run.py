@@ -1,0 +1,251 @@
+"""One chat completion from admission to the last token, independent of the response format.
+
+:class:`ChatRun` takes a queue slot for the backend, runs generation in a
+worker thread and yields text pieces. After the pieces it holds the finish
+reason, token counts, citations and cache status that the response needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from qiao.gateway.backpressure import timed_out
+from qiao.gateway.errors import APIError
+from qiao.gateway.knowledge import PreparedQuestion, require_user_last
+from qiao.gateway.models import KB_PREFIX, ModelCatalog
+from qiao.gateway.requests import ChatRequest
+from qiao.gateway.responses import footnotes
+from qiao.gateway.worker import ThreadedStream
+from qiao.knowledge.answer import Answer
+from qiao.knowledge.retriever import check_query
+from qiao.llm import Generator, estimate_tokens
+
+__all__ = ["ChatRun"]
+
+logger = logging.getLogger(__name__)
+
+# Tokens added per message by chat templates (role markers); used in prompt token counts.
+TEMPLATE_TOKENS_PER_MESSAGE = 4
+
+
+class ChatRun:
+    """A chat completion in progress. Call :meth:`start`, then iterate :meth:`pieces`."""
+
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        chat: ChatRequest,
+        deadline: float,
+        use_cache: bool,
+        background: Callable[[Callable[[], None]], None],
+    ) -> None:
+        self.catalog = catalog
+        self.chat = chat
+        self.deadline = deadline
+        self.use_cache = use_cache
+        self._background = background
+        self.is_kb = chat.model.startswith(KB_PREFIX)
+        self.content = ""
+        self.finish_reason = "stop"
+        self.citations: list[dict[str, Any]] | None = [] if self.is_kb else None
+        # "hit", "miss", "bypass" or "off"; "off" also for models without a cache.
+        self.cache_status = "off"
+        self.similarity: float | None = None
+        self.prepared: PreparedQuestion | None = None
+        self.answer: Answer | None = None
+        self._stream: ThreadedStream | None = None
+        self._generator: Generator | None = None
+        # Text produced so far, before stop sequences cut it.
+        self._produced = ""
+
+    async def start(self) -> None:
+        """Resolve the model, look up the cache and take a queue slot; raises APIError."""
+        chat = self.chat
+        if not self.is_kb:
+            model = self.catalog.resolve_generator(chat.model)
+            self._generator = model.loaded
+            self._check_context(model.kind)
+            await model.queue.acquire(self.deadline)
+            self._generator = model.loaded
+            self._stream = ThreadedStream(
+                lambda: model.generator().stream(
+                    chat.messages,
+                    max_tokens=chat.max_tokens or self.catalog.settings.generator.max_tokens,
+                    temperature=0.0 if chat.temperature is None else chat.temperature,
+                    stop=chat.stop or None,
+                ),
+                model.queue.release_threadsafe,
+                name=model.id,
+            )
+            return
+
+        name = chat.model[len(KB_PREFIX) :]
+        knowledge = self.catalog.knowledge
+        if not knowledge.exists(name):
+            raise self.catalog.not_found(chat.model)
+        require_user_last(chat.messages, chat.model)
+        check_query(chat.messages[-1].content)
+        if knowledge.cache_enabled:
+            self.cache_status = "miss" if self.use_cache else "bypass"
+        remaining = self.deadline - time.monotonic()
+        try:
+            self.prepared = await asyncio.wait_for(
+                asyncio.to_thread(
+                    knowledge.prepare, name, chat.model, chat.messages, self.use_cache
+                ),
+                remaining,
+            )
+        except TimeoutError:
+            raise timed_out("retrieving from the knowledge base") from None
+        hit = self.prepared.cache_hit
+        if hit is not None:
+            self.cache_status = "hit"
+            self.similarity = float(hit.similarity)
+            return
+
+        answering = self.catalog.answering
+        queue = self.catalog.queue_for_kb()
+        await queue.acquire(self.deadline)
+        self._generator = answering.loaded if answering else None
+        prepared = self.prepared
+        self._stream = ThreadedStream(
+            lambda: knowledge.answer(
+                prepared,
+                answering.generator() if answering else None,
+                chat.max_tokens,
+                chat.temperature,
+            ),
+            queue.release_threadsafe,
+            name=chat.model,
+        )
+
+    async def pieces(
+        self, disconnected: Callable[[], Awaitable[bool]] | None = None
+    ) -> AsyncIterator[str]:
+        """Yield the answer text; the generation stops if the caller stops iterating."""
+        if self.prepared is not None and self.prepared.cache_hit is not None:
+            response = self.prepared.cache_hit.response
+            self.citations = list(response.get("citations") or [])
+            self.content = str(response.get("content") or "")
+            yield self.content
+            return
+        assert self._stream is not None
+        stops = StopFilter(self.chat.stop if self.is_kb else [])
+        try:
+            while True:
+                try:
+                    item = await self._stream.next(self.deadline, disconnected)
+                except StopAsyncIteration:
+                    break
+                text = self._finish_answer(item) if isinstance(item, Answer) else item
+                self._produced += text
+                emitted = stops.feed(text)
+                if emitted:
+                    self.content += emitted
+                    yield emitted
+                if stops.stopped:
+                    self._stream.stop()
+                    break
+            tail = stops.flush()
+            if tail:
+                self.content += tail
+                yield tail
+        finally:
+            self._stream.stop()
+        self._after_generation()
+
+    def _finish_answer(self, answer: Answer) -> str:
+        """Return the text still to send for the final Answer: replacement text and footnotes."""
+        self.answer = answer
+        self.citations = [citation.to_json() for citation in answer.citations]
+        text = ""
+        # The answerer may replace a generated answer that the passages do not
+        # support by an extractive one after part of it was sent; the replacement
+        # then follows the sent text, as `qiao ask --stream` prints it.
+        sent = self._produced.strip()
+        if not answer.answer.startswith(sent):
+            text = "\n\n" + answer.answer
+        elif len(answer.answer) > len(sent):
+            text = answer.answer[len(sent) :]
+        return text + footnotes(answer.citations)
+
+    def _after_generation(self) -> None:
+        if not self.is_kb:
+            max_tokens = self.chat.max_tokens or self.catalog.settings.generator.max_tokens
+            if self.completion_tokens() >= max_tokens:
+                self.finish_reason = "length"
+            return
+        prepared = self.prepared
+        if prepared is not None and prepared.cache_key is not None and self.answer is not None:
+            response = {"content": self.content, "citations": self.citations}
+            tokens = self.completion_tokens()
+            knowledge = self.catalog.knowledge
+            self._background(lambda: knowledge.store(prepared, response, tokens))
+
+    def _check_context(self, kind: str) -> None:
+        """Reject a prompt that cannot fit the local model's context window."""
+        context_size = self.catalog.settings.generator.context_size
+        if kind != "llama":
+            return
+        prompt_tokens = self.prompt_tokens()
+        if prompt_tokens >= context_size:
+            raise APIError(
+                400,
+                f"the messages take about {prompt_tokens} tokens; model {self.chat.model} reads "
+                f"at most {context_size} (setting generator.context_size); send a shorter "
+                "conversation",
+                param="messages",
+                code="context_length_exceeded",
+            )
+
+    def count(self, text: str) -> int:
+        return self._generator.count_tokens(text) if self._generator else estimate_tokens(text)
+
+    def prompt_tokens(self) -> int:
+        # NOTE: the chat template's own tokens are estimated, not counted.
+        return sum(
+            self.count(message.content) + TEMPLATE_TOKENS_PER_MESSAGE
+            for message in self.chat.messages
+        )
+
+    def completion_tokens(self) -> int:
+        return self.count(self.content)
+
+    def close(self) -> None:
+        """Stop a generation that was started but never iterated."""
+        if self._stream is not None:
+            self._stream.stop()
+
+
+class StopFilter:
+    """Cuts text at the first stop sequence, holding back a possible partial match."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = stops
+        self.hold = max((len(stop) for stop in stops), default=1) - 1
+        self.buffer = ""
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        if not self.stops:
+            return text
+        if self.stopped:
+            return ""
+        self.buffer += text
+        positions = [self.buffer.find(stop) for stop in self.stops]
+        found = [position for position in positions if position >= 0]
+        if found:
+            self.stopped = True
+            emitted, self.buffer = self.buffer[: min(found)], ""
+            return emitted
+        cut = max(0, len(self.buffer) - self.hold)
+        emitted, self.buffer = self.buffer[:cut], self.buffer[cut:]
+        return emitted
+
+    def flush(self) -> str:
+        emitted, self.buffer = self.buffer, ""
+        return emitted

@@ -1,0 +1,216 @@
+"""Knowledge bases served as ``kb:<name>`` models: open bases, rewritten questions, cached answers.
+
+Before retrieval, a follow-up question ("那门票呢？") is rewritten into a
+standalone query from the conversation (:mod:`qiao.gateway.rewrite`), and the
+semantic cache (:mod:`qiao.gateway.cache`) is asked for an earlier answer to
+the same question. Both are optional: when their module is missing or the
+setting is off, the last user message is the query and nothing is cached.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from qiao.config import Settings
+from qiao.errors import InvalidInputError
+from qiao.gateway.errors import APIError
+from qiao.knowledge.answer import Answer, Answerer
+from qiao.knowledge.base import KnowledgeBase, read_info
+from qiao.knowledge.registry import KnowledgeBaseRegistry
+from qiao.knowledge.retriever import HybridRetriever
+from qiao.llm import ChatMessage, Generator
+
+__all__ = ["KnowledgeModels", "PreparedQuestion", "conversation_context"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class KnowledgeState:
+    """An open knowledge base at one version, with its retriever."""
+
+    kb: KnowledgeBase
+    retriever: HybridRetriever
+    version: str
+
+
+@dataclass
+class PreparedQuestion:
+    """The query for retrieval and, when the cache is on, its key and any cached answer."""
+
+    name: str
+    state: KnowledgeState
+    question: str
+    query: str
+    rewrite_method: str = "none"
+    rewrite_seconds: float = 0.0
+    cache_key: Any = None
+    cache_hit: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class KnowledgeModels:
+    """The knowledge bases of a Qiao home, opened read-only on first use and reopened on change."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registry = KnowledgeBaseRegistry(settings)
+        self._states: dict[str, KnowledgeState] = {}
+        self._caches: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.rewriter_class = _optional_rewriter() if settings.gateway.rewrite else None
+        self.cache_classes = _optional_cache() if settings.gateway.cache else None
+
+    @property
+    def cache_enabled(self) -> bool:
+        return self.cache_classes is not None
+
+    def names(self) -> list[str]:
+        return self.registry.names()
+
+    def exists(self, name: str) -> bool:
+        try:
+            return self.registry.exists(name)
+        except InvalidInputError:
+            return False
+
+    def state(self, name: str) -> KnowledgeState:
+        """Return the open base ``name``, reopened when another process changed it."""
+        info = read_info(self.registry.path_of(name))
+        version = f"{info.created}#{info.version}"
+        with self._lock:
+            state = self._states.get(name)
+            if state is not None and state.version == version:
+                return state
+            if state is not None:
+                logger.info("knowledge base %s changed (version %s); reopening it", name, version)
+                state.kb.close()
+            began = time.perf_counter()
+            kb = self.registry.open(name, read_only=True)
+            state = KnowledgeState(kb, HybridRetriever(kb), version)
+            self._states[name] = state
+            logger.info("opened knowledge base %s in %.2f s", name, time.perf_counter() - began)
+            return state
+
+    def prepare(
+        self, name: str, model: str, messages: list[ChatMessage], use_cache: bool
+    ) -> PreparedQuestion:
+        """Open the base, rewrite the question and look it up in the cache (blocking)."""
+        question = messages[-1].content
+        state = self.state(name)
+        prepared = PreparedQuestion(name=name, state=state, question=question, query=question)
+        user_turns = sum(1 for message in messages if message.role == "user")
+        if self.rewriter_class is not None and user_turns > 1:
+            rewritten = self.rewriter_class(state.kb).rewrite(messages)
+            prepared.query = rewritten.query
+            prepared.rewrite_method = rewritten.method
+            prepared.rewrite_seconds = rewritten.seconds
+            logger.info("rewrote the question with %s: %r", rewritten.method, rewritten.query)
+
+        if self.cache_classes is not None and use_cache:
+            cache_key_class = self.cache_classes[1]
+            prepared.cache_key = cache_key_class(
+                model=model,
+                system_prompt=system_prompt(messages),
+                kb_version=state.version,
+                context=conversation_context(messages),
+            )
+            prepared.cache_hit = self._cache(name, state).lookup(prepared.cache_key, prepared.query)
+        return prepared
+
+    def answer(
+        self,
+        prepared: PreparedQuestion,
+        generator: Generator | None,
+        max_tokens: int | None,
+        temperature: float | None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text pieces and then the final Answer (blocking)."""
+        settings = self.settings
+        answerer = Answerer(
+            prepared.state.retriever,
+            generator,
+            top_k=settings.retrieval.top_k,
+            min_dense_score=settings.retrieval.min_dense_score,
+            max_tokens=max_tokens or settings.generator.max_tokens,
+            temperature=settings.generator.temperature if temperature is None else temperature,
+        )
+        return answerer.stream(prepared.query)
+
+    def store(self, prepared: PreparedQuestion, response: dict[str, Any], tokens: int) -> None:
+        """Store an answer in the semantic cache (blocking); a failure is logged, not raised."""
+        if prepared.cache_key is None:
+            return
+        try:
+            self._cache(prepared.name, prepared.state).store(
+                prepared.cache_key, prepared.query, response, tokens
+            )
+        except Exception:
+            logger.exception("storing an answer of kb:%s in the cache failed", prepared.name)
+
+    def _cache(self, name: str, state: KnowledgeState) -> Any:
+        with self._lock:
+            cache = self._caches.get(name)
+            if cache is None:
+                semantic_cache, _, cache_settings = self.cache_classes
+                folder = self.settings.home / "gateway" / "cache" / name
+                cache = semantic_cache.open(folder, state.kb.embedder, cache_settings())
+                self._caches[name] = cache
+            return cache
+
+    def close(self) -> None:
+        with self._lock:
+            for cache in self._caches.values():
+                cache.close()
+            for state in self._states.values():
+                state.kb.close()
+            self._caches.clear()
+            self._states.clear()
+
+
+def system_prompt(messages: list[ChatMessage]) -> str:
+    return "\n".join(message.content.strip() for message in messages if message.role == "system")
+
+
+def conversation_context(messages: list[ChatMessage]) -> str:
+    """Return the conversation before the last user turn, one normalised line per message."""
+    last_user = max(i for i, message in enumerate(messages) if message.role == "user")
+    lines = [
+        f"{message.role}: {' '.join(message.content.split())}"
+        for message in messages[:last_user]
+        if message.role != "system"
+    ]
+    return "\n".join(lines)
+
+
+def _optional_rewriter() -> Any:
+    try:
+        from qiao.gateway.rewrite import QueryRewriter
+    except ImportError as error:
+        logger.warning("question rewriting is off: %s", error)
+        return None
+    return QueryRewriter
+
+
+def _optional_cache() -> tuple[Any, Any, Any] | None:
+    try:
+        from qiao.gateway.cache import CacheKey, CacheSettings, SemanticCache
+    except ImportError as error:
+        logger.warning("the semantic cache is off: %s", error)
+        return None
+    return SemanticCache, CacheKey, CacheSettings
+
+
+def require_user_last(messages: list[ChatMessage], model: str) -> None:
+    if messages[-1].role != "user":
+        raise APIError(
+            400,
+            f"the last message to {model} must come from the user: it is the question that "
+            "the knowledge base answers",
+            param="messages",
+        )
