@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -73,9 +75,11 @@ async def embeddings(request: Request) -> JSONResponse:
     input_type = body.get("input_type", "passage")
     if input_type not in INPUT_TYPES:
         raise invalid(f"invalid 'input_type' {input_type!r}; use passage or query", "input_type")
-    encoding = body.get("encoding_format", "float")
-    if encoding not in ("float", None):
-        raise invalid(f"unsupported 'encoding_format' {encoding!r}; use float", "encoding_format")
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise invalid(
+            f"unsupported 'encoding_format' {encoding!r}; use float or base64", "encoding_format"
+        )
 
     embedder = create_embedder(name)
     if input_type == "query":
@@ -83,7 +87,7 @@ async def embeddings(request: Request) -> JSONResponse:
     else:
         vectors = list(await asyncio.to_thread(embedder.embed_passages, texts))
     data = [
-        {"object": "embedding", "index": index, "embedding": [float(x) for x in vector]}
+        {"object": "embedding", "index": index, "embedding": _encode(vector, encoding)}
         for index, vector in enumerate(vectors)
     ]
     tokens = sum(estimate_tokens(text) for text in texts)
@@ -95,6 +99,13 @@ async def embeddings(request: Request) -> JSONResponse:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
     )
+
+
+def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
+    """Return the vector as a list of floats, or as base64 of little-endian float32 values."""
+    if encoding == "base64":
+        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    return [float(x) for x in vector]
 
 
 def _parse_input(value: Any, max_chars: int) -> list[str]:

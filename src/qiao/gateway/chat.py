@@ -57,16 +57,23 @@ async def chat_completions(request: Request) -> Response:
     chat = parse_chat_request(
         parse_json_body(await request.body()), state.settings.gateway.max_input_chars
     )
-    check_model_access(key, chat.model)
     no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
+    # Sampled answers and answers cut at stop sequences are neither served from nor
+    # stored in the cache, which holds complete greedy answers.
+    sampled = chat.temperature is not None and chat.temperature > 0
     run = ChatRun(
         state.catalog,
         chat,
         deadline=began + state.settings.gateway.request_timeout_s,
-        use_cache=chat.cache and not no_cache,
+        use_cache=chat.cache and not no_cache and not sampled and not chat.stop,
         background=state.run_in_background,
     )
     audit = AuditContext(state, key.id if key else None, chat, began)
+    try:
+        check_model_access(key, chat.model)
+    except APIError as error:
+        audit.write(run, error.status)
+        raise
     try:
         await run.start()
     except (APIError, QiaoError) as failure:

@@ -102,6 +102,13 @@ class ChatRun:
         except TimeoutError:
             raise timed_out("retrieving from the knowledge base") from None
         hit = self.prepared.cache_hit
+        if (
+            hit is not None
+            and chat.max_tokens is not None
+            and hit.completion_tokens > chat.max_tokens
+        ):
+            # The cached answer is longer than this request allows: generate a shorter one.
+            hit = self.prepared.cache_hit = None
         if hit is not None:
             self.cache_status = "hit"
             self.similarity = float(hit.similarity)
@@ -180,7 +187,15 @@ class ChatRun:
                 self.finish_reason = "length"
             return
         prepared = self.prepared
-        if prepared is not None and prepared.cache_key is not None and self.answer is not None:
+        # An answer cut short by this request's max_tokens is not stored for others.
+        max_tokens = self.chat.max_tokens
+        full_length = max_tokens is None or max_tokens >= self.catalog.settings.generator.max_tokens
+        if (
+            prepared is not None
+            and prepared.cache_key is not None
+            and self.answer is not None
+            and full_length
+        ):
             response = {"content": self.content, "citations": self.citations}
             tokens = self.completion_tokens()
             knowledge = self.catalog.knowledge

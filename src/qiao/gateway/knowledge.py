@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qiao.config import Settings
-from qiao.errors import InvalidInputError
+from qiao.errors import InvalidInputError, QiaoError
 from qiao.gateway.errors import APIError
 from qiao.knowledge.answer import Answer, Answerer
 from qiao.knowledge.base import KnowledgeBase, read_info
@@ -37,6 +37,8 @@ class KnowledgeState:
     kb: KnowledgeBase
     retriever: HybridRetriever
     version: str
+    # Built on the first follow-up question, because it scans every chunk.
+    rewriter: Any = None
 
 
 @dataclass
@@ -106,7 +108,13 @@ class KnowledgeModels:
         prepared = PreparedQuestion(name=name, state=state, question=question, query=question)
         user_turns = sum(1 for message in messages if message.role == "user")
         if self.rewriter_class is not None and user_turns > 1:
-            rewritten = self.rewriter_class(state.kb).rewrite(messages)
+            with self._lock:
+                if state.rewriter is None:
+                    # NOTE: no generator is passed, so a question that names no entity
+                    # of the base is joined to the previous turns instead of rewritten
+                    # by the model, which would bypass the generation queue.
+                    state.rewriter = self.rewriter_class(state.kb)
+            rewritten = state.rewriter.rewrite(messages)
             prepared.query = rewritten.query
             prepared.rewrite_method = rewritten.method
             prepared.rewrite_seconds = rewritten.seconds
@@ -120,7 +128,11 @@ class KnowledgeModels:
                 kb_version=state.version,
                 context=conversation_context(messages),
             )
-            prepared.cache_hit = self._cache(name, state).lookup(prepared.cache_key, prepared.query)
+            cache = self._cache(name, state)
+            if cache is None:
+                prepared.cache_key = None
+            else:
+                prepared.cache_hit = cache.lookup(prepared.cache_key, prepared.query)
         return prepared
 
     def answer(
@@ -144,29 +156,37 @@ class KnowledgeModels:
 
     def store(self, prepared: PreparedQuestion, response: dict[str, Any], tokens: int) -> None:
         """Store an answer in the semantic cache (blocking); a failure is logged, not raised."""
-        if prepared.cache_key is None:
+        cache = self._caches.get(prepared.name)
+        if prepared.cache_key is None or cache is None:
             return
         try:
-            self._cache(prepared.name, prepared.state).store(
-                prepared.cache_key, prepared.query, response, tokens
-            )
+            cache.store(prepared.cache_key, prepared.query, response, tokens)
         except Exception:
             logger.exception("storing an answer of kb:%s in the cache failed", prepared.name)
 
     def _cache(self, name: str, state: KnowledgeState) -> Any:
+        """Return the semantic cache of base ``name``, or None if it cannot be opened."""
         with self._lock:
-            cache = self._caches.get(name)
-            if cache is None:
-                semantic_cache, _, cache_settings = self.cache_classes
-                folder = self.settings.home / "gateway" / "cache" / name
-                cache = semantic_cache.open(folder, state.kb.embedder, cache_settings())
-                self._caches[name] = cache
+            if name in self._caches:
+                return self._caches[name]
+            semantic_cache, _, cache_settings = self.cache_classes
+            folder = self.settings.home / "gateway" / "cache" / name
+            # Titles of the base are entities that must match for a hit, so that
+            # "故宫几点开门" never returns the answer about 天坛.
+            titles = {chunk.title for chunk in state.retriever.chunks.values() if chunk.title}
+            try:
+                cache = semantic_cache.open(folder, state.kb.embedder, cache_settings(), titles)
+            except QiaoError as error:
+                logger.error("semantic cache of kb:%s is off: %s", name, error)
+                cache = None
+            self._caches[name] = cache
             return cache
 
     def close(self) -> None:
         with self._lock:
             for cache in self._caches.values():
-                cache.close()
+                if cache is not None:
+                    cache.close()
             for state in self._states.values():
                 state.kb.close()
             self._caches.clear()
