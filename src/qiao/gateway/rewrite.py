@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qiao.errors import InvalidInputError, ModelError
-from qiao.gateway.rewrite_entities import EntityMatcher, rank_entities
+from qiao.gateway.rewrite_entities import EntityMatcher, in_location_phrase, rank_entities
 from qiao.knowledge.base import KnowledgeBase
 from qiao.knowledge.sentences import content_chars
 from qiao.llm.base import ChatMessage, Generator
@@ -28,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 # Earlier turns read when ranking entities; older mentions weigh less than 1%.
 MAX_HISTORY_TURNS = 12
-# A question with no pronoun and at most this many content characters is taken
-# to omit its subject ("门票多少钱？"); a longer one is taken as standalone.
+# A question with no pronoun whose last clause has at most this many content
+# characters is taken to omit its subject ("门票多少钱？"); a longer one is standalone.
 MAX_ELLIPTICAL_CHARS = 20
 # Pronouns and demonstratives that refer back to an entity. "其他", "他们",
 # "应该" and "其中" are excluded.
@@ -65,8 +66,6 @@ class QueryRewriter:
     """Rewrites the last user question of a chat into a query for one knowledge base."""
 
     def __init__(self, kb: KnowledgeBase, generator: Generator | None = None) -> None:
-        self.kb = kb
-        self.generator = generator
         began = time.perf_counter()
         titles: list[str] = []
         texts: dict[str, str] = {}
@@ -74,12 +73,26 @@ class QueryRewriter:
             titles.append(chunk.title)
             texts[chunk.title] = texts.get(chunk.title, "") + chunk.text
         self.matcher = EntityMatcher(titles, texts)
+        self.generator = generator
         logger.info(
             "loaded %d entity titles of %s for query rewriting in %.2f s",
             len(self.matcher),
             kb.name,
             time.perf_counter() - began,
         )
+
+    @classmethod
+    def from_entities(
+        cls,
+        titles: Iterable[str],
+        texts: dict[str, str] | None = None,
+        generator: Generator | None = None,
+    ) -> QueryRewriter:
+        """Return a rewriter over the entity ``titles``, each with its text in ``texts``."""
+        rewriter = cls.__new__(cls)
+        rewriter.matcher = EntityMatcher(titles, texts)
+        rewriter.generator = generator
+        return rewriter
 
     def rewrite(self, messages: list[ChatMessage]) -> RewrittenQuery:
         """Return a standalone query for the last user message of ``messages``."""
@@ -91,14 +104,22 @@ class QueryRewriter:
     def _rewrite(self, question: str, turns: list[str]) -> tuple[str, str, str | None]:
         if not turns:
             return question, "standalone", None
-        named = {mention.title for mention in self.matcher.find(question)}
+        # A question that names an entity is about it, unless a pronoun comes
+        # first ("这个景点周边有什刹海吗？") or the name only gives a location.
+        named = [
+            mention
+            for mention in self.matcher.find(question)
+            if not in_location_phrase(question, mention.start)
+        ]
         anaphor = _ANAPHOR.search(question)
-        if named and anaphor is None:
+        if named and (anaphor is None or named[0].start < anaphor.start()):
             return question, "standalone", None
-        if anaphor is None and len(content_chars(question)) > MAX_ELLIPTICAL_CHARS:
+        # Chat turns often answer first and ask after: "地址在…，电话你知道吗？".
+        if anaphor is None and len(content_chars(_last_clause(question))) > MAX_ELLIPTICAL_CHARS:
             return question, "standalone", None
 
-        ranked = [title for title, _ in rank_entities(self.matcher, turns) if title not in named]
+        excluded = {mention.title for mention in named}
+        ranked = [title for title, _ in rank_entities(self.matcher, turns) if title not in excluded]
         if ranked:
             entity = ranked[0]
             if anaphor is not None:
@@ -130,6 +151,15 @@ class QueryRewriter:
             logger.info("ignored rewrite %r by %s", query[:80], self.generator.name)
             return None
         return query
+
+
+_CLAUSE_END = re.compile(r"[，,。！？!?；;]")
+
+
+def _last_clause(question: str) -> str:
+    """Return the last clause of ``question`` that has content characters."""
+    clauses = [clause for clause in _CLAUSE_END.split(question) if content_chars(clause)]
+    return clauses[-1] if clauses else question
 
 
 def _split_question(messages: list[ChatMessage]) -> tuple[str, list[str]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from qiao.knowledge.sentences import content_chars
 
-__all__ = ["EntityMatcher", "Mention", "rank_entities"]
+__all__ = ["EntityMatcher", "Mention", "in_location_phrase", "rank_entities"]
 
 # Titles shorter than this many content characters are never matched.
 MIN_TITLE_CHARS = 2
@@ -104,7 +104,7 @@ def rank_entities(matcher: EntityMatcher, turns: Sequence[str]) -> list[tuple[st
         # A title named twice in one turn counts once, as a topic if either mention is one.
         weights: dict[str, float] = {}
         for mention in matcher.find(turn):
-            weight = LOCATION_WEIGHT if _in_location_phrase(turn, mention.start) else 1.0
+            weight = LOCATION_WEIGHT if in_location_phrase(turn, mention.start) else 1.0
             weights[mention.title] = max(weight, weights.get(mention.title, 0.0))
         for title, weight in weights.items():
             scores[title] = scores.get(title, 0.0) + weight * DECAY ** (last - index)
@@ -122,6 +122,7 @@ def rank_entities(matcher: EntityMatcher, turns: Sequence[str]) -> list[tuple[st
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
 
 
-def _in_location_phrase(text: str, start: int) -> bool:
+def in_location_phrase(text: str, start: int) -> bool:
+    """Return whether a location cue precedes position ``start`` in the same sentence."""
     sentence_start = max(text.rfind(mark, 0, start) for mark in _SENTENCE_END) + 1
     return _LOCATION_CUE.search(text, sentence_start, start) is not None
