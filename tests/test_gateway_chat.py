@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import openai
 import pytest
@@ -228,3 +230,69 @@ def test_audit_log_records_requests(client: openai.OpenAI, gateway: RunningGatew
     assert entry["latency_ms"] > 0
     assert entry["cache"] in ("off", "miss", "hit")
     assert entry["stream"] is False
+
+
+def post_chat(gateway: RunningGateway, question: str, headers=None, **fields) -> httpx.Response:
+    payload = {"model": "kb:shop", "messages": [{"role": "user", "content": question}], **fields}
+    return httpx.post(
+        gateway.base_url + "/v1/chat/completions", json=payload, headers=headers, timeout=30
+    )
+
+
+@pytest.fixture
+def fresh_gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    """A gateway whose semantic cache is still empty."""
+    settings = load_clean_settings(tmp_path / "home", **{"generator.kind": "extractive"})
+    build_product_kb(settings, tmp_path / "data")
+    with running_gateway(settings) as running:
+        yield running
+
+
+def test_repeated_question_hits_cache(fresh_gateway: RunningGateway) -> None:
+    first = post_chat(fresh_gateway, "青瓷茶杯多少钱？")
+    # The answer is stored after the response is sent.
+    deadline = time.monotonic() + 10
+    while True:
+        second = post_chat(fresh_gateway, "青瓷茶杯多少钱？")
+        if second.headers["X-Qiao-Cache"].startswith("hit") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    similarity = float(second.headers["X-Qiao-Cache"].partition("similarity=")[2])
+    log = fresh_gateway.state.settings.home / "logs" / "gateway-audit.jsonl"
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+    assert first.headers["X-Qiao-Cache"] == "miss"
+    assert second.headers["X-Qiao-Cache"].startswith("hit; similarity=")
+    assert similarity >= 0.95
+    assert second.json()["choices"][0]["message"] == first.json()["choices"][0]["message"]
+    assert "88元" in second.json()["choices"][0]["message"]["content"]
+    assert entries[0]["cache"] == "miss"
+    assert entries[-1]["cache"] == "hit"
+
+
+def test_cache_bypass_by_header_and_body(fresh_gateway: RunningGateway) -> None:
+    post_chat(fresh_gateway, "铸铁茶壶多少钱？")
+    time.sleep(0.5)
+    by_header = post_chat(fresh_gateway, "铸铁茶壶多少钱？", headers={"Cache-Control": "no-cache"})
+    by_body = post_chat(fresh_gateway, "铸铁茶壶多少钱？", cache=False)
+    sampled = post_chat(fresh_gateway, "铸铁茶壶多少钱？", temperature=0.7)
+    cut = post_chat(fresh_gateway, "铸铁茶壶多少钱？", stop=["。"])
+
+    assert by_header.headers["X-Qiao-Cache"] == "bypass"
+    assert by_body.headers["X-Qiao-Cache"] == "bypass"
+    assert sampled.headers["X-Qiao-Cache"] == "bypass"
+    assert cut.headers["X-Qiao-Cache"] == "bypass"
+    assert "360元" in by_body.json()["choices"][0]["message"]["content"]
+
+
+def test_follow_up_question_is_rewritten(client: openai.OpenAI) -> None:
+    messages = [
+        {"role": "user", "content": "铸铁茶壶多少钱？"},
+        {"role": "assistant", "content": "铸铁茶壶售价360元[1]。"},
+        {"role": "user", "content": "它的容量呢？"},
+    ]
+    completion = client.chat.completions.create(model="kb:shop", messages=messages)
+    citations = completion.choices[0].message.model_extra["citations"]
+
+    assert "1.2升" in completion.choices[0].message.content
+    assert [citation["doc_id"] for citation in citations] == ["P-1003"]
