@@ -12,7 +12,16 @@ import re
 from collections.abc import Collection
 from functools import lru_cache
 
-__all__ = ["guard_conflict", "named_entities", "negation_count", "numbers"]
+__all__ = [
+    "GUARD_REASONS",
+    "guard_conflict",
+    "named_entities",
+    "negation_count",
+    "numbers",
+    "topic_nouns",
+]
+
+GUARD_REASONS = ("negation", "number", "entity", "topic")
 
 # Words that start with a negation character but do not negate: adverbs and
 # conjunctions, hedges such as "不知道", and symptom names.
@@ -37,6 +46,11 @@ _CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _CHINESE_NUMBER = re.compile(
     r"[零〇一二两三四五六七八九十百千万]+(?=[个次天日周月年岁片粒袋支瓶杯克斤度号层楼米元块分秒点倍"
     r"小毫公升种项位名人回趟遍顿])|[零〇一二两三四五六七八九]*[十百千万][零〇一二两三四五六七八九十百千万]*"
+)
+# Nouns that name no topic; a question may add or drop them.
+_GENERIC_NOUNS = frozenset(
+    "问题 情况 时候 方法 办法 原因 患者 病人 医生 大夫 朋友 家人 东西 事情 地方 时间 现在 今天 "
+    "平时 最近 之前 以后 结果 效果 作用 谢谢 你好 请问".split()
 )
 # jieba part-of-speech tags of proper nouns: person, place, organisation, other name.
 _PROPER_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz"})
@@ -70,11 +84,22 @@ def _chinese_value(numeral: str) -> float:
 
 
 @lru_cache(maxsize=4096)
-def _proper_nouns(text: str) -> frozenset[str]:
+def _tagged_words(text: str) -> tuple[tuple[str, str], ...]:
     import jieba.posseg
 
+    return tuple((pair.word.lower(), pair.flag) for pair in jieba.posseg.cut(text))
+
+
+def _proper_nouns(text: str) -> frozenset[str]:
+    return frozenset(word for word, flag in _tagged_words(text) if flag in _PROPER_TAGS)
+
+
+def topic_nouns(text: str) -> frozenset[str]:
+    """Return the nouns of two or more characters in ``text``, other than generic ones."""
     return frozenset(
-        pair.word.lower() for pair in jieba.posseg.cut(text) if pair.flag in _PROPER_TAGS
+        word
+        for word, flag in _tagged_words(text)
+        if flag.startswith("n") and len(word) >= 2 and word not in _GENERIC_NOUNS
     )
 
 
@@ -85,9 +110,12 @@ def named_entities(text: str, known: Collection[str] = ()) -> frozenset[str]:
 
 
 def guard_conflict(question: str, cached: str, known_entities: Collection[str] = ()) -> str | None:
-    """Return why ``cached`` must not answer ``question`` ("negation", "number", "entity"), or None.
+    """Return why ``cached`` must not answer ``question``, or None when it may.
 
-    Negation compares the parity of negation words, so "不能不吃" matches "能吃".
+    The reasons: "negation" (the parity of negation words differs, so "不能不吃"
+    matches "能吃"), "number", "entity" (proper nouns or ``known_entities``
+    in one only) and "topic" (a noun of the shorter question is missing from
+    the longer one, as "高血压" from "糖尿病能吃党参吗").
     """
     if negation_count(question) % 2 != negation_count(cached) % 2:
         return "negation"
@@ -95,4 +123,7 @@ def guard_conflict(question: str, cached: str, known_entities: Collection[str] =
         return "number"
     if named_entities(question, known_entities) != named_entities(cached, known_entities):
         return "entity"
+    shorter, longer = sorted((question.lower(), cached.lower()), key=len)
+    if any(noun not in longer for noun in topic_nouns(shorter)):
+        return "topic"
     return None
