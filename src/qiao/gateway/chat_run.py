@@ -16,13 +16,13 @@ from typing import Any
 from qiao.gateway.backpressure import timed_out
 from qiao.gateway.errors import APIError
 from qiao.gateway.knowledge import PreparedQuestion, require_user_last
-from qiao.gateway.models import KB_PREFIX, ModelCatalog
+from qiao.gateway.models import KB_PREFIX, GeneratorModel, ModelCatalog
 from qiao.gateway.requests import ChatRequest
 from qiao.gateway.responses import footnotes
 from qiao.gateway.worker import ThreadedStream
 from qiao.knowledge.answer import Answer
 from qiao.knowledge.retriever import check_query
-from qiao.llm import Generator, estimate_tokens
+from qiao.llm import estimate_tokens
 
 __all__ = ["ChatRun"]
 
@@ -58,7 +58,8 @@ class ChatRun:
         self.prepared: PreparedQuestion | None = None
         self.answer: Answer | None = None
         self._stream: ThreadedStream | None = None
-        self._generator: Generator | None = None
+        # The model whose tokenizer counts usage; None for extractive answers.
+        self._model: GeneratorModel | None = None
         # Text produced so far, before stop sequences cut it.
         self._produced = ""
 
@@ -67,10 +68,9 @@ class ChatRun:
         chat = self.chat
         if not self.is_kb:
             model = self.catalog.resolve_generator(chat.model)
-            self._generator = model.loaded
+            self._model = model
             self._check_context(model.kind)
             await model.queue.acquire(self.deadline)
-            self._generator = model.loaded
             self._stream = ThreadedStream(
                 lambda: model.generator().stream(
                     chat.messages,
@@ -117,7 +117,7 @@ class ChatRun:
         answering = self.catalog.answering
         queue = self.catalog.queue_for_kb()
         await queue.acquire(self.deadline)
-        self._generator = answering.loaded if answering else None
+        self._model = answering
         prepared = self.prepared
         self._stream = ThreadedStream(
             lambda: knowledge.answer(
@@ -218,7 +218,8 @@ class ChatRun:
             )
 
     def count(self, text: str) -> int:
-        return self._generator.count_tokens(text) if self._generator else estimate_tokens(text)
+        generator = self._model.loaded if self._model is not None else None
+        return generator.count_tokens(text) if generator is not None else estimate_tokens(text)
 
     def prompt_tokens(self) -> int:
         # NOTE: the chat template's own tokens are estimated, not counted.
