@@ -143,9 +143,12 @@ class ModelCatalog:
         return models
 
     def preload(self) -> None:
-        """Load every generator now, so that the first request does not wait for it."""
+        """Load every generator and open every knowledge base (and so the embedder) now,
+        so that the first request does not wait for them."""
         for model in self.generators.values():
             model.generator()
+        for name in self.knowledge.names():
+            self.knowledge.state(name)
 
     def close(self) -> None:
         self.knowledge.close()
