@@ -63,16 +63,20 @@ def start_server(home: Path, port: int, model_path: Path, cache: bool) -> subpro
         "QIAO_GATEWAY_AUDIT": "false",
         "PYTHONPATH": str(REPO / "src"),
     }
+    # The server's log goes to a file: an unread pipe would fill up and block it.
+    log = (home / "serve.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-c", SERVE, "serve", "--port", str(port), "--lang", "en"],
         env=environment,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    log.close()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"qiao serve exited: {process.stderr.read().decode()[-2000:]}")
+            tail = (home / "serve.log").read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise SystemExit(f"qiao serve exited: {tail}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return process
@@ -101,6 +105,8 @@ def run_load(port: int, pool: list[str], concurrency: int) -> dict:
     with ThreadPoolExecutor(concurrency) as executor:
         outcomes = list(executor.map(send, pool))
     wall = time.perf_counter() - began
+    # Other work on the machine slows generation; the load average records it.
+    load = os.getloadavg()[0]
     latencies = sorted(seconds for seconds, status, _ in outcomes if status == 200)
     return {
         "requests": len(pool),
@@ -111,6 +117,7 @@ def run_load(port: int, pool: list[str], concurrency: int) -> dict:
         "requests_per_s": round(len(latencies) / wall, 3),
         "p50_s": round(percentile(latencies, 0.50), 2),
         "p99_s": round(percentile(latencies, 0.99), 2),
+        "load_1m": round(load, 1),
     }
 
 

@@ -69,11 +69,15 @@ def build_product_kb(settings: Settings, folder: Path, name: str = "shop") -> No
         ingest_paths(kb, [records], options)
 
 
+OFFTOPIC_REPLY = "今天天气很好。明天会下雨。后天刮大风。"
+
+
 class UpstreamHandler(BaseHTTPRequestHandler):
     """``POST /v1/chat/completions`` that replies "回答：" plus the last user message.
 
-    The reply streams in pieces of ``piece_chars`` characters, ``delay_s`` apart,
-    and is cut to ``max_tokens`` characters.
+    The model "offtopic" replies with sentences about the weather instead. The
+    reply streams in pieces of ``piece_chars`` characters, ``delay_s`` apart, and
+    is cut to ``max_tokens`` characters.
     """
 
     server: UpstreamServer
@@ -84,7 +88,10 @@ class UpstreamHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests.append(body)
-        reply = ("回答：" + body["messages"][-1]["content"])[: body["max_tokens"]]
+        reply = "回答：" + body["messages"][-1]["content"]
+        if body["model"] == "offtopic":
+            reply = OFFTOPIC_REPLY
+        reply = reply[: body["max_tokens"]]
         if not body.get("stream"):
             payload = json.dumps(
                 {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,3 +252,69 @@ def test_audit_log_rotates(tmp_path: Path) -> None:
 )
 def test_auth_default_follows_host(mode: str, host: str, required: bool) -> None:
     assert auth_required(mode, host) is required
+
+
+def test_health_hides_queues_without_key(gateway: RunningGateway, home: Path) -> None:
+    import httpx
+
+    anonymous = httpx.get(gateway.base_url + "/health").json()
+    key = create_key(home, "monitor")["key"]
+    signed = httpx.get(
+        gateway.base_url + "/health", headers={"Authorization": f"Bearer {key}"}
+    ).json()
+
+    assert anonymous["status"] == "ok"
+    assert "queues" not in anonymous
+    assert signed["queues"]["echo"] == {"running": 0, "waiting": 0}
+
+
+def test_serve_command_with_auth(tmp_path: Path) -> None:
+    """``qiao serve --auth`` in a child process: 401 without a key, 200 with one, clean stop."""
+    import os
+    import signal
+    import socket
+    import subprocess
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    key = create_key(tmp_path, "cli")["key"]
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("QIAO_")},
+        "QIAO_HOME": str(tmp_path),
+        "QIAO_GENERATOR": "extractive",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+    }
+    command = "import sys; from qiao.cli.app import main; sys.argv[0] = 'qiao'; main()"
+    server = subprocess.Popen(
+        [sys.executable, "-c", command, "serve", "--port", str(port), "--auth", "--lang", "en"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.communicate()[1]
+            try:
+                httpx.get(url + "/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "qiao serve did not start"
+                time.sleep(0.2)
+        anonymous = httpx.get(url + "/v1/models")
+        signed = httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {key}"})
+    finally:
+        server.send_signal(signal.SIGINT)
+        stdout, stderr = server.communicate(timeout=30)
+
+    assert anonymous.status_code == 401
+    assert signed.status_code == 200
+    assert server.returncode == 0, stderr
+    assert f"OpenAI-compatible API at {url}/v1" in stdout
+    assert "API keys required" in stdout
+    assert "Server stopped." in stdout

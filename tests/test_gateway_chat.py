@@ -296,3 +296,32 @@ def test_follow_up_question_is_rewritten(client: openai.OpenAI) -> None:
 
     assert "1.2升" in completion.choices[0].message.content
     assert [citation["doc_id"] for citation in citations] == ["P-1003"]
+
+
+def test_unsupported_generation_is_replaced(tmp_path: Path, upstream: UpstreamServer) -> None:
+    settings = load_clean_settings(
+        tmp_path / "home",
+        **{
+            "generator.kind": "openai",
+            "generator.base_url": upstream.base_url,
+            "generator.model": "offtopic",
+        },
+    )
+    build_product_kb(settings, tmp_path / "data")
+    with running_gateway(settings) as gateway:
+        whole = post_chat(gateway, "青瓷茶杯多少钱？", cache=False).json()
+        streamed = post_chat(gateway, "青瓷茶杯多少钱？", cache=False, stream=True).text
+    content = whole["choices"][0]["message"]["content"]
+    deltas = [
+        json.loads(line[len("data: ") :])["choices"][0]["delta"].get("content") or ""
+        for line in streamed.splitlines()
+        if line.startswith("data: {")
+    ]
+
+    # The passages support none of the generated sentences: the answer is extractive.
+    assert "天气" not in content
+    assert "88元" in content
+    assert whole["choices"][0]["message"]["citations"][0]["doc_id"] == "P-1001"
+    # The stream had sent the first sentence before the replacement followed it.
+    assert deltas[1] == "今天天气很好。"
+    assert "\n\n" + content.partition("\n\n")[0] in "".join(deltas)

@@ -125,7 +125,7 @@ class GatewaySettings:
     concurrency: int = 4
     # Seconds a request may take, waiting in the queue included.
     request_timeout_s: float = 300.0
-    # Seconds that a rejected client is told to wait in the Retry-After header.
+    # Seconds sent in the Retry-After header of a 429 response.
     retry_after_s: int = 5
     # Characters of message content accepted in one request.
     max_input_chars: int = 32000

@@ -20,7 +20,7 @@ app = typer.Typer(
 
 @app.command("create")
 def create(
-    name: Annotated[str, typer.Argument(help="A name that says who uses the key.")],
+    name: Annotated[str, typer.Argument(help="A label for who uses the key, such as web-app.")],
     kb: Annotated[
         list[str] | None,
         typer.Option("--kb", help="Limit the key to this knowledge base (repeatable)."),

@@ -56,5 +56,9 @@ def serve(
     url = f"http://{gateway.host}:{gateway.port}/v1"
     console.print(t("serve_started", url=url, models=", ".join(catalog.model_ids()) or "-"))
     console.print(t("serve_auth_on") if required else t("serve_auth_off"))
-    build_server(app, gateway.host, gateway.port).run()
+    try:
+        build_server(app, gateway.host, gateway.port).run()
+    except KeyboardInterrupt:
+        # uvicorn stops gracefully on Ctrl+C and then raises the signal again.
+        pass
     console.print(t("serve_stopped"))

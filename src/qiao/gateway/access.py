@@ -1,4 +1,4 @@
-"""Who may call the gateway: bearer API keys, and which models each key may use."""
+"""Access control of the gateway: bearer API keys and the models each key may use."""
 
 from __future__ import annotations
 

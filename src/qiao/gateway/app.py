@@ -12,13 +12,13 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 
 from qiao import __version__
 from qiao.config import Settings
 from qiao.gateway import catalog_routes, chat
-from qiao.gateway.access import auth_required
-from qiao.gateway.errors import install_error_handlers
+from qiao.gateway.access import auth_required, authenticate
+from qiao.gateway.errors import APIError, install_error_handlers
 from qiao.gateway.state import GatewayState
 
 __all__ = ["create_app"]
@@ -64,7 +64,13 @@ def create_app(
     app.include_router(catalog_routes.router)
 
     @app.get("/health")
-    async def health() -> dict[str, object]:
+    async def health(request: Request) -> dict[str, object]:
+        """Return the status and, to callers with a valid key when auth is on, the queues."""
+        try:
+            authenticate(request, state.keys, auth)
+        except APIError:
+            # Model and knowledge-base names are not shown without a key.
+            return {"status": "ok", "version": __version__}
         queues = {
             queue.name: {"running": queue.running, "waiting": queue.waiting}
             for queue in state.catalog.queues()

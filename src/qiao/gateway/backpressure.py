@@ -99,7 +99,7 @@ class GenerationQueue:
         try:
             asyncio.run_coroutine_threadsafe(self.release(), self._loop)
         except RuntimeError:
-            # The event loop has already stopped, so nobody waits for the slot.
+            # The event loop has already stopped, so no request waits for the slot.
             logger.info("released a slot of %s after the event loop stopped", self.name)
 
     async def close(self) -> None:

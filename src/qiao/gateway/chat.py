@@ -36,16 +36,22 @@ CLIENT_CLOSED = 499
 
 
 class ClosingStreamingResponse(StreamingResponse):
-    """A streaming response that always closes its body iterator, so generation stops.
+    """A streaming response that always stops its generation when the response ends.
 
     Starlette cancels the body when the client disconnects, but when sending fails
-    it leaves the async generator to the garbage collector.
+    it leaves the async generator to the garbage collector, and a body cancelled
+    before its first item never runs its ``finally`` block.
     """
+
+    def __init__(self, run: ChatRun, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.run = run
 
     async def stream_response(self, send: Any) -> None:
         try:
             await super().stream_response(send)
         finally:
+            self.run.close()
             await self.body_iterator.aclose()  # type: ignore[union-attr]
 
 
@@ -83,6 +89,7 @@ async def chat_completions(request: Request) -> Response:
     headers = cache_headers(run)
     if chat.stream:
         return ClosingStreamingResponse(
+            run,
             stream_events(run, chat, audit),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -101,7 +108,7 @@ async def chat_completions(request: Request) -> Response:
         raise error from failure
     usage = usage_body(run.prompt_tokens(), run.completion_tokens())
     body = completion_body(
-        completion_id(), chat.model, run.content, run.finish_reason, usage, run.citations
+        completion_id(), chat.model, run.whole_content(), run.finish_reason, usage, run.citations
     )
     audit.write(run, 200)
     return JSONResponse(body, headers=headers)

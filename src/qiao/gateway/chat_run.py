@@ -62,6 +62,8 @@ class ChatRun:
         self._model: GeneratorModel | None = None
         # Text produced so far, before stop sequences cut it.
         self._produced = ""
+        # True when the final Answer replaced text that was already streamed.
+        self._replaced = False
 
     async def start(self) -> None:
         """Resolve the model, look up the cache and take a queue slot; raises APIError."""
@@ -170,11 +172,12 @@ class ChatRun:
         self.answer = answer
         self.citations = [citation.to_json() for citation in answer.citations]
         text = ""
-        # The answerer may replace a generated answer that the passages do not
-        # support by an extractive one after part of it was sent; the replacement
+        # The answerer replaces a generated answer that the passages do not support
+        # by an extractive one, possibly after part of it was sent. The replacement
         # then follows the sent text, as `qiao ask --stream` prints it.
         sent = self._produced.strip()
         if not answer.answer.startswith(sent):
+            self._replaced = True
             text = "\n\n" + answer.answer
         elif len(answer.answer) > len(sent):
             text = answer.answer[len(sent) :]
@@ -196,10 +199,18 @@ class ChatRun:
             and self.answer is not None
             and full_length
         ):
-            response = {"content": self.content, "citations": self.citations}
+            response = {"content": self.whole_content(), "citations": self.citations}
             tokens = self.completion_tokens()
             knowledge = self.catalog.knowledge
             self._background(lambda: knowledge.store(prepared, response, tokens))
+
+    def whole_content(self) -> str:
+        """Return the content of a whole response, without streamed text that was replaced."""
+        if self.answer is None or not self._replaced:
+            return self.content
+        stops = StopFilter(self.chat.stop)
+        text = self.answer.answer + footnotes(self.answer.citations)
+        return stops.feed(text) + stops.flush()
 
     def _check_context(self, kind: str) -> None:
         """Reject a prompt that cannot fit the local model's context window."""

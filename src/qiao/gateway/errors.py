@@ -79,7 +79,7 @@ def from_qiao_error(error: QiaoError) -> APIError:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer every error, including routing and framework errors, in OpenAI's shape."""
+    """Send every error, including routing and framework errors, in OpenAI's shape."""
 
     @app.exception_handler(APIError)
     async def handle_api_error(request: Request, error: APIError) -> JSONResponse:
@@ -120,7 +120,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:
-    """Return the JSON object in ``raw`` or raise a 400 that says what is wrong with it."""
+    """Return the JSON object in ``raw`` or raise a 400 that names what is wrong with it."""
     if not raw.strip():
         raise invalid("the request body is empty; send a JSON object")
     try:

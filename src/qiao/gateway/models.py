@@ -143,8 +143,10 @@ class ModelCatalog:
         return models
 
     def preload(self) -> None:
-        """Load every generator and open every knowledge base (and so the embedder) now,
-        so that the first request does not wait for them."""
+        """Load every generator and open every knowledge base (and so the embedder) now.
+
+        The first request then does not wait for them.
+        """
         for model in self.generators.values():
             model.generator()
         for name in self.knowledge.names():

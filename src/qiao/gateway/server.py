@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 class GatewayServer(uvicorn.Server):
-    """A uvicorn server that tells the gateway about shutdown before it waits for requests.
+    """A uvicorn server that notifies the gateway of shutdown before it waits for requests.
 
     uvicorn waits for running requests before it runs the app's shutdown, so
     requests waiting in a queue would otherwise keep waiting. They now get 503.

@@ -36,6 +36,7 @@ class GatewayState:
             else None
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self.shutting_down = False
 
     def run_in_background(self, work: Callable[[], None]) -> None:
         """Run blocking ``work`` in a thread after the response; failures are logged."""
@@ -51,6 +52,9 @@ class GatewayState:
 
     async def begin_shutdown(self) -> None:
         """Reject new and waiting requests with 503; requests already generating finish."""
+        if self.shutting_down:
+            return
+        self.shutting_down = True
         logger.info("gateway shutting down: rejecting new requests")
         for queue in self.catalog.queues():
             await queue.close()

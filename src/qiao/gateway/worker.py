@@ -69,7 +69,7 @@ class ThreadedStream:
         try:
             self._loop.call_soon_threadsafe(self._items.put_nowait, item)
         except RuntimeError:
-            # The event loop has stopped: nobody reads the items any more.
+            # The event loop has stopped, so no request reads the items any more.
             self._stop.set()
 
     def stop(self) -> None:

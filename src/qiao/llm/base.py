@@ -74,8 +74,10 @@ class Generator(ABC):
         """Yield the answer to ``messages`` as text deltas while it is generated."""
 
     def count_tokens(self, text: str) -> int:
-        """Return the number of tokens in ``text``: exact where the backend overrides this
-        method with its tokenizer, an estimate (:func:`estimate_tokens`) otherwise."""
+        """Return the number of tokens in ``text``.
+
+        Backends with a tokenizer override this method; the default is :func:`estimate_tokens`.
+        """
         return estimate_tokens(text)
 
     def close(self) -> None:  # noqa: B027 - an optional hook with nothing to do by default
