@@ -35,9 +35,11 @@ class RunningGateway:
 
 
 @contextmanager
-def running_gateway(settings: Settings, auth: bool | None = None) -> Iterator[RunningGateway]:
+def running_gateway(
+    settings: Settings, auth: bool | None = None, routers: tuple = ()
+) -> Iterator[RunningGateway]:
     """Serve ``settings`` on a free port of 127.0.0.1 until the block ends."""
-    app = create_app(settings, auth=auth)
+    app = create_app(settings, auth=auth, routers=routers)
     server = build_server(app, "127.0.0.1", 0, graceful_timeout_s=5)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

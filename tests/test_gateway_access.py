@@ -318,3 +318,17 @@ def test_serve_command_with_auth(tmp_path: Path) -> None:
     assert f"OpenAI-compatible API at {url}/v1" in stdout
     assert "API keys required" in stdout
     assert "Server stopped." in stdout
+
+
+def test_serve_reports_busy_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = qiao(tmp_path, "serve", "--port", str(port), "--no-preload")
+
+    assert result.exit_code == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr

@@ -53,3 +53,30 @@ def test_invalid_gateway_setting(home: Path, key: str, value: object, message: s
         load_settings(**{key: value})
 
     assert message in str(raised.value)
+
+
+def test_extra_router_joins_app(tmp_path: Path) -> None:
+    import httpx
+    from fastapi import APIRouter
+    from gateway_support import load_clean_settings, running_gateway
+
+    from qiao.errors import NotFoundError
+
+    router = APIRouter()
+
+    @router.get("/extra/{name}")
+    async def extra(name: str) -> dict[str, str]:
+        if name == "missing":
+            raise NotFoundError("space 'missing' not found")
+        return {"name": name}
+
+    settings = load_clean_settings(tmp_path, **{"generator.kind": "extractive"})
+    with running_gateway(settings, routers=(router,)) as gateway:
+        found = httpx.get(gateway.base_url + "/extra/books")
+        missing = httpx.get(gateway.base_url + "/extra/missing")
+        models = httpx.get(gateway.base_url + "/v1/models")
+
+    assert found.json() == {"name": "books"}
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "space 'missing' not found"
+    assert models.status_code == 200

@@ -240,6 +240,11 @@ _add(
     "API keys not required (the default on a loopback address); turn them on with --auth.",
 )
 _add("serve_stopped", "服务已停止。", "Server stopped.")
+_add(
+    "serve_bind_failed",
+    "无法监听 {host}:{port}：{detail}。请停止占用该端口的程序，或用 --port 换一个端口。",
+    "Cannot listen on {host}:{port}: {detail}. Stop the program that uses the port or choose another with --port.",
+)
 _add("key_created", "已创建 API 密钥 {id}（{name}）：", "Created API key {id} ({name}):")
 _add(
     "key_shown_once",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Annotated
 
 import typer
 
 from qiao.cli.common import HomeOption, LangOption, console, setup, t
+from qiao.errors import ConfigError
 
 __all__ = ["serve"]
 
@@ -47,6 +49,8 @@ def serve(
     from qiao.gateway.access import auth_required
 
     gateway = settings.gateway
+    # Bind before loading anything, so that a busy port fails at once with a clear message.
+    listening = bind_socket(gateway.host, gateway.port)
     required = auth if auth is not None else auth_required(gateway.auth, gateway.host)
     app = create_app(settings, auth=required)
     catalog = app.state.gateway.catalog
@@ -57,8 +61,28 @@ def serve(
     console.print(t("serve_started", url=url, models=", ".join(catalog.model_ids()) or "-"))
     console.print(t("serve_auth_on") if required else t("serve_auth_off"))
     try:
-        build_server(app, gateway.host, gateway.port).run()
+        build_server(app, gateway.host, gateway.port).run(sockets=[listening])
     except KeyboardInterrupt:
         # uvicorn stops gracefully on Ctrl+C and then raises the signal again.
         pass
     console.print(t("serve_stopped"))
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Return a socket bound to ``host:port``, or raise ConfigError naming the address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as error:
+        listening.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {error.strerror}; stop the program that uses the "
+            "port or choose another with --port",
+            key="serve_bind_failed",
+            host=host,
+            port=port,
+            detail=error.strerror,
+        ) from error
+    return listening

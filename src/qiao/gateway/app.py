@@ -2,8 +2,9 @@
 
 Further APIs join the same app and port through ``routers``: for example the
 vector database routes, ``create_app(settings, routers=[vectordb_router])``.
-They get the same error handlers; the gateway's API keys apply only to the
-``/v1`` routes here.
+Their errors get OpenAI's shape unless they register handlers of their own on
+the app for their exception classes (Starlette picks the handler of the most
+specific class). The gateway's API keys apply only to the routes here.
 """
 
 from __future__ import annotations
