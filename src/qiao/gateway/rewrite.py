@@ -4,8 +4,8 @@
 entity the conversation is about among the knowledge base's titles, ranks the
 titles named in earlier turns (see :mod:`qiao.gateway.rewrite_entities`) and
 puts the best one in place of the pronoun, or in front of a question that
-omits its subject: "那故宫的门票呢？". This is deterministic and takes about a
-millisecond. When no earlier turn names a known title, an optional generator
+omits its subject: "那故宫的门票呢？". This is deterministic and takes less
+than a millisecond. When no earlier turn names a known title, an optional generator
 rewrites the question, and without one the last two turns are prepended to it.
 """
 

@@ -21,10 +21,10 @@ MIN_TITLE_CHARS = 2
 # Characters of an entity's own text kept to tell whether another entity is part of it.
 MAX_TEXT_CHARS = 4000
 
-# Ranking weights, measured on multi-turn travel dialogues (benchmarks/rewrite_recall.py):
-# a mention counts DECAY times less for every turn it lies further back,
+# Ranking weights, chosen on multi-turn travel dialogues (benchmarks/rewrite_recall.py).
+# A mention's weight is multiplied by DECAY for every turn further back, by
 # LOCATION_WEIGHT when it sits in an address or location phrase ("位于颐和园",
-# "北京市东城区故宫博物院内"), and PART_WEIGHT when the entity appears in the
+# "北京市东城区故宫博物院内"), and by PART_WEIGHT when the entity appears in the
 # text of an entity the conversation named earlier (a hall inside a palace).
 DECAY = 0.7
 LOCATION_WEIGHT = 0.2
