@@ -93,6 +93,8 @@ class UpstreamHandler(BaseHTTPRequestHandler):
         reply = "回答：" + body["messages"][-1]["content"]
         if body["model"] == "offtopic":
             reply = OFFTOPIC_REPLY
+        if self.server.fixed_reply:
+            reply = self.server.fixed_reply
         reply = reply[: body["max_tokens"]]
         if not body.get("stream"):
             payload = json.dumps(
@@ -136,6 +138,8 @@ class UpstreamServer(ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.disconnects: list[float] = []
         self.completed = 0
+        # When set, every model replies with this text.
+        self.fixed_reply = ""
 
     @property
     def base_url(self) -> str:

@@ -17,6 +17,7 @@ import pytest
 from gateway_support import (
     RunningGateway,
     UpstreamServer,
+    build_product_kb,
     load_clean_settings,
     running_gateway,
     upstream_server,
@@ -49,7 +50,10 @@ def settings_for(home: Path, upstream: UpstreamServer, **overrides: object):
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, upstream: UpstreamServer) -> Iterator[RunningGateway]:
-    with running_gateway(settings_for(tmp_path_factory.mktemp("home"), upstream)) as running:
+    settings = settings_for(tmp_path_factory.mktemp("home"), upstream)
+    # kb:shop answers through the slow model, which echoes the whole prompt.
+    build_product_kb(settings, tmp_path_factory.mktemp("data"))
+    with running_gateway(settings) as running:
         yield running
 
 
@@ -179,3 +183,27 @@ def test_shutdown_rejects_waiting_requests(tmp_path: Path, upstream: UpstreamSer
     assert waiting[0].status_code == 503
     assert waiting[0].json()["error"]["code"] == "shutting_down"
     assert results[0].status_code == 200
+
+
+def test_kb_disconnect_stops_between_tokens(
+    gateway: RunningGateway, upstream: UpstreamServer
+) -> None:
+    """A kb: answer is released sentence by sentence, but a disconnect stops it sooner."""
+    # 60 characters without a sentence end: 30 pieces, about 3 s, before any release.
+    upstream.fixed_reply = "很" * 60
+    disconnects = len(upstream.disconnects)
+    payload = {
+        "model": "kb:shop",
+        "messages": [{"role": "user", "content": "青瓷茶杯多少钱？"}],
+        "cache": False,
+    }
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(gateway.base_url + "/v1/chat/completions", json=payload, timeout=0.5)
+        gave_up = time.monotonic()
+        wait_for(lambda: len(upstream.disconnects) > disconnects, timeout=10)
+        wait_for(lambda: queue_state(gateway)["running"] == 0, timeout=5)
+    finally:
+        upstream.fixed_reply = ""
+
+    assert upstream.disconnects[-1] - gave_up < 1.0

@@ -19,7 +19,7 @@ from qiao.gateway.knowledge import PreparedQuestion, require_user_last
 from qiao.gateway.models import KB_PREFIX, GeneratorModel, ModelCatalog
 from qiao.gateway.requests import ChatRequest
 from qiao.gateway.responses import footnotes
-from qiao.gateway.worker import ThreadedStream
+from qiao.gateway.worker import CancellableGenerator, ThreadedStream
 from qiao.knowledge.answer import Answer
 from qiao.knowledge.retriever import check_query
 from qiao.llm import estimate_tokens
@@ -74,7 +74,7 @@ class ChatRun:
             self._check_context(model.kind)
             await model.queue.acquire(self.deadline)
             self._stream = ThreadedStream(
-                lambda: model.generator().stream(
+                lambda stop: model.generator().stream(
                     chat.messages,
                     max_tokens=chat.max_tokens or self.catalog.settings.generator.max_tokens,
                     temperature=0.0 if chat.temperature is None else chat.temperature,
@@ -122,9 +122,9 @@ class ChatRun:
         self._model = answering
         prepared = self.prepared
         self._stream = ThreadedStream(
-            lambda: knowledge.answer(
+            lambda stop: knowledge.answer(
                 prepared,
-                answering.generator() if answering else None,
+                CancellableGenerator(answering.generator(), stop) if answering else None,
                 chat.max_tokens,
                 chat.temperature,
             ),

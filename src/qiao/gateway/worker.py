@@ -10,6 +10,7 @@ never starts while the old generation still occupies the model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -17,8 +18,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from qiao.gateway.backpressure import timed_out
+from qiao.llm import ChatMessage, Completion, Generator
 
-__all__ = ["ThreadedStream"]
+__all__ = ["CancellableGenerator", "GenerationCancelled", "ThreadedStream"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +30,15 @@ DISCONNECT_POLL_S = 0.25
 
 
 class ThreadedStream:
-    """Items of a blocking iterator, produced in a worker thread and awaited one at a time."""
+    """Items of a blocking iterator, produced in a worker thread and awaited one at a time.
+
+    ``produce`` receives the stop event, so that an iterator whose items are far
+    apart (an answer released sentence by sentence) can stop between tokens.
+    """
 
     def __init__(
         self,
-        produce: Callable[[], Iterator[Any]],
+        produce: Callable[[threading.Event], Iterator[Any]],
         on_finished: Callable[[], None],
         name: str = "generation",
     ) -> None:
@@ -48,13 +54,15 @@ class ThreadedStream:
     def _run(self) -> None:
         iterator: Iterator[Any] | None = None
         try:
-            iterator = self._produce()
+            iterator = self._produce(self._stop)
             for item in iterator:
                 if self._stop.is_set():
                     break
                 self._deliver(item)
             else:
                 self._deliver(_END)
+        except GenerationCancelled:
+            logger.info("generation cancelled")
         except BaseException as error:  # noqa: BLE001 - handed to the awaiting request
             self._deliver(error)
         finally:
@@ -112,3 +120,51 @@ class ThreadedStream:
         if await disconnected():
             self.stop()
             raise ConnectionAbortedError("the client disconnected")
+
+
+class GenerationCancelled(Exception):
+    """Raised inside a worker thread when its request no longer wants the generation."""
+
+
+class CancellableGenerator(Generator):
+    """A generator whose streams end, between two tokens, once ``stop`` is set."""
+
+    def __init__(self, inner: Generator, stop: threading.Event) -> None:
+        self.inner = inner
+        self.stop = stop
+        self.name = inner.name
+
+    def generate(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> Completion:
+        if self.stop.is_set():
+            raise GenerationCancelled
+        return self.inner.generate(
+            messages, max_tokens=max_tokens, temperature=temperature, stop=stop
+        )
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        deltas = self.inner.stream(
+            messages, max_tokens=max_tokens, temperature=temperature, stop=stop
+        )
+        # Closing the inner stream releases llama.cpp's lock or the HTTP connection.
+        with contextlib.closing(deltas):
+            for delta in deltas:
+                if self.stop.is_set():
+                    raise GenerationCancelled
+                yield delta
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
