@@ -285,7 +285,7 @@ def test_cache_bypass_by_header_and_body(fresh_gateway: RunningGateway) -> None:
     assert "360元" in by_body.json()["choices"][0]["message"]["content"]
 
 
-def test_follow_up_question_is_rewritten(client: openai.OpenAI) -> None:
+def test_follow_up_question_is_rewritten(client: openai.OpenAI, gateway: RunningGateway) -> None:
     messages = [
         {"role": "user", "content": "铸铁茶壶多少钱？"},
         {"role": "assistant", "content": "铸铁茶壶售价360元[1]。"},
@@ -296,6 +296,9 @@ def test_follow_up_question_is_rewritten(client: openai.OpenAI) -> None:
 
     assert "1.2升" in completion.choices[0].message.content
     assert [citation["doc_id"] for citation in citations] == ["P-1003"]
+    log = Path(gateway.state.settings.home) / "logs" / "gateway-audit.jsonl"
+    entry = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
+    assert entry["rewrite"] == "entity"
 
 
 def test_unsupported_generation_is_replaced(tmp_path: Path, upstream: UpstreamServer) -> None:

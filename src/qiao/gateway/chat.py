@@ -169,6 +169,10 @@ class AuditContext:
             return
         self.written = True
         question = next((m.content for m in reversed(self.chat.messages) if m.role == "user"), "")
+        extra = {}
+        if run.prepared is not None:
+            # How a follow-up question was turned into the retrieval query.
+            extra["rewrite"] = run.prepared.rewrite_method
         self.state.audit.record(
             key_id=self.key_id,
             model=self.chat.model,
@@ -177,4 +181,5 @@ class AuditContext:
             latency_ms=(time.monotonic() - self.began) * 1000,
             cache=run.cache_status,
             stream=self.chat.stream,
+            **extra,
         )

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from qiao.config import Settings
@@ -53,7 +53,6 @@ class PreparedQuestion:
     rewrite_seconds: float = 0.0
     cache_key: Any = None
     cache_hit: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class KnowledgeModels:
