@@ -14,13 +14,19 @@ built once into ``$QIAO_BENCH_HOME`` (default ``~/.cache/qiao-bench``) as in
 ``benchmarks/retrieval.py``. Embedding the 1,154 passages took 13 to 19
 minutes on 2 cores. Results go to ``benchmarks/results/rewrite_recall.json``.
 
-    python benchmarks/rewrite_recall.py [--retrievers bm25,hybrid] [--limit N]
+With ``--model-sample N``, N context-dependent questions (seed 7) are also
+rewritten by the local model (the default generator of the benchmark home)
+through ``QueryRewriter.from_entities([], generator)``, which knows no titles
+and so always asks the model, and compared with the entity rewrite.
+
+    python benchmarks/rewrite_recall.py [--retrievers bm25,hybrid] [--limit N] [--model-sample N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from collections import Counter
 from pathlib import Path
@@ -40,8 +46,10 @@ from qiao.knowledge.bm25 import BM25Index  # noqa: E402
 from qiao.knowledge.evaluate import QARow  # noqa: E402
 from qiao.knowledge.tokenizers import bigram_tokens  # noqa: E402
 from qiao.llm.base import ChatMessage  # noqa: E402
+from qiao.llm.factory import create_generator  # noqa: E402
 
 SET = "kdconv_travel"
+SEED = 7
 
 
 def conversation(record: dict[str, Any]) -> list[ChatMessage]:
@@ -136,10 +144,48 @@ def measure(
     return results
 
 
+def measure_model(
+    retrievers: dict[str, Any],
+    rewriter: QueryRewriter,
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Return recall of the entity rewrite and the model rewrite on ``rows``, per retriever."""
+    settings = load_settings(bench_home())
+    generator = create_generator(settings.generator, settings.models_dir)
+    if generator is None:
+        raise SystemExit("no local model; install qiao[llm] to compare with a model rewrite")
+    model_rewriter = QueryRewriter.from_entities([], generator=generator)
+    try:
+        by_model = rewrite_all(model_rewriter, rows)
+    finally:
+        generator.close()
+    by_entity = rewrite_all(rewriter, rows)
+    result: dict[str, Any] = {
+        "n": len(rows),
+        "generator": generator.name,
+        "model_rewriter": {key: value for key, value in by_model.items() if key != "queries"},
+        "examples": [
+            {"question": row["question"], "entity": entity, "model": model}
+            for row, entity, model in list(
+                zip(rows, by_entity["queries"], by_model["queries"], strict=True)
+            )[:5]
+        ],
+    }
+    for label, retriever in retrievers.items():
+        result[label] = {
+            "entity rewrite": recall(retriever, rows, by_entity["queries"]),
+            "model rewrite": recall(retriever, rows, by_model["queries"]),
+        }
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--retrievers", default="bm25,hybrid", help="bm25, hybrid or both.")
     parser.add_argument("--limit", type=int, help="Use only the first N questions of each group.")
+    parser.add_argument(
+        "--model-sample", type=int, default=0, help="Also compare a model rewrite on N questions."
+    )
     args = parser.parse_args()
     root = data_dir()
     path = root / SET / "qa_dev.jsonl"
@@ -156,22 +202,32 @@ def main() -> None:
     results: dict[str, Any] = {}
     table: list[list[Any]] = []
     retrievers = args.retrievers.split(",")
+    rewriter = QueryRewriter.from_entities(
+        [entry["title"] for entry in corpus], {entry["title"]: entry["text"] for entry in corpus}
+    )
+    opened: dict[str, Any] = {}
     if "bm25" in retrievers:
-        rewriter = QueryRewriter.from_entities(
-            [entry["title"] for entry in corpus],
-            {entry["title"]: entry["text"] for entry in corpus},
-        )
-        results["bm25"] = measure(PassageBM25(corpus), rewriter, groups, table, "bm25")
+        opened["bm25"] = PassageBM25(corpus)
+        results["bm25"] = measure(opened["bm25"], rewriter, groups, table, "bm25")
+    registry = KnowledgeBaseRegistry(load_settings(bench_home()))
+    kb = None
     if "hybrid" in retrievers:
-        registry = KnowledgeBaseRegistry(load_settings(bench_home()))
         build(registry, SET, corpus_path)
-        with registry.open(SET, read_only=True) as kb:
-            retriever = HybridRetriever(kb)
-            results["hybrid"] = measure(retriever, QueryRewriter(kb), groups, table, "hybrid")
+        kb = registry.open(SET, read_only=True)
+        opened["hybrid"] = HybridRetriever(kb)
+        results["hybrid"] = measure(opened["hybrid"], QueryRewriter(kb), groups, table, "hybrid")
+    if args.model_sample:
+        sample = random.Random(SEED).sample(groups["context-dependent"], args.model_sample)
+        results["model"] = measure_model(opened, rewriter, sample)
+        print("model rewrite:", json.dumps(results["model"], ensure_ascii=False, indent=1))
+    if kb is not None:
+        kb.close()
 
     print(f"{SET} dev; {hardware()}")
     print_table(["retriever", "questions", "query", "n", "R@1", "R@5", "R@10", "MRR@10"], table)
     for label, entry in results.items():
+        if label == "model":
+            continue
         for group in groups:
             print(label, group, "rewriter:", entry[group]["rewriter"])
     previous = RESULTS / "rewrite_recall.json"
