@@ -116,6 +116,8 @@ class ChatRun:
             self.similarity = float(hit.similarity)
             return
 
+        # NOTE: requests for the same question that arrive while its first answer is
+        # still generating all miss the cache and generate too; nothing is shared in flight.
         answering = self.catalog.answering
         queue = self.catalog.queue_for_kb()
         await queue.acquire(self.deadline)
