@@ -1,4 +1,4 @@
-"""API keys of the gateway: ``qiao keys``, 401 and 403 answers, revocation, and the audit log."""
+"""API keys of the gateway: ``qiao keys``, 401 and 403 responses, revocation, and the audit log."""
 
 from __future__ import annotations
 

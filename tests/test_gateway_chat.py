@@ -1,6 +1,6 @@
 """Chat completions, models and embeddings of the gateway, driven by the official openai client.
 
-The knowledge base ``shop`` holds three product records and answers
+The knowledge base ``shop`` contains three product records and answers
 extractively (no generator), so that answers are fast and fixed. The remote
 model ``echo`` is a local OpenAI-compatible server started by the test.
 """
