@@ -207,3 +207,26 @@ def test_kb_disconnect_stops_between_tokens(
         upstream.fixed_reply = ""
 
     assert upstream.disconnects[-1] - gave_up < 1.0
+
+
+def test_identical_questions_share_generation(
+    gateway: RunningGateway, upstream: UpstreamServer
+) -> None:
+    upstream.fixed_reply = "青瓷茶杯售价88元。"
+    sent = len(upstream.requests)
+    payload = {"model": "kb:shop", "messages": [{"role": "user", "content": "青瓷茶杯卖多少钱？"}]}
+    results: list[httpx.Response] = []
+    try:
+        threads = [post_in_thread(gateway.base_url, payload, results) for _ in range(3)]
+        for thread in threads:
+            thread.join()
+    finally:
+        upstream.fixed_reply = ""
+    statuses = sorted(response.headers["X-Qiao-Cache"] for response in results)
+    contents = {response.json()["choices"][0]["message"]["content"] for response in results}
+
+    assert [response.status_code for response in results] == [200, 200, 200]
+    assert statuses == ["miss", "shared", "shared"]
+    assert len(contents) == 1
+    assert "88元" in contents.pop()
+    assert len(upstream.requests) == sent + 1

@@ -147,7 +147,7 @@ async def stream_events(
 def cache_headers(run: ChatRun) -> dict[str, str]:
     if run.cache_status == "hit":
         return {"X-Qiao-Cache": f"hit; similarity={run.similarity:.3f}"}
-    if run.cache_status in ("miss", "bypass"):
+    if run.cache_status in ("shared", "miss", "bypass"):
         return {"X-Qiao-Cache": run.cache_status}
     return {}
 

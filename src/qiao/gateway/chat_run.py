@@ -15,6 +15,7 @@ from typing import Any
 
 from qiao.gateway.backpressure import timed_out
 from qiao.gateway.errors import APIError
+from qiao.gateway.in_flight import SharedAnswer
 from qiao.gateway.knowledge import PreparedQuestion, require_user_last
 from qiao.gateway.models import KB_PREFIX, GeneratorModel, ModelCatalog
 from qiao.gateway.requests import ChatRequest
@@ -52,7 +53,8 @@ class ChatRun:
         self.content = ""
         self.finish_reason = "stop"
         self.citations: list[dict[str, Any]] | None = [] if self.is_kb else None
-        # "hit", "miss", "bypass" or "off"; "off" also for models without a cache.
+        # "hit", "shared" (the answer of the same question in flight), "miss", "bypass"
+        # or "off"; "off" also for models without a cache.
         self.cache_status = "off"
         self.similarity: float | None = None
         self.prepared: PreparedQuestion | None = None
@@ -60,6 +62,8 @@ class ChatRun:
         self._stream: ThreadedStream | None = None
         # The model whose tokenizer counts usage; None for extractive answers.
         self._model: GeneratorModel | None = None
+        # (key, future) while this request leads an in-flight question.
+        self._flight: tuple[str, asyncio.Future[SharedAnswer | None]] | None = None
         # Text produced so far, before stop sequences cut it.
         self._produced = ""
         # True when the final Answer replaced text that was already streamed.
@@ -116,11 +120,16 @@ class ChatRun:
             self.similarity = float(hit.similarity)
             return
 
-        # NOTE: requests for the same question that arrive while its first answer is
-        # still generating all miss the cache and generate too; nothing is shared in flight.
+        if self.prepared.cache_key is not None and await self._share_in_flight():
+            return
+
         answering = self.catalog.answering
         queue = self.catalog.queue_for_kb()
-        await queue.acquire(self.deadline)
+        try:
+            await queue.acquire(self.deadline)
+        except BaseException:
+            self._finish_flight(None)
+            raise
         self._model = answering
         prepared = self.prepared
         self._stream = ThreadedStream(
@@ -133,6 +142,40 @@ class ChatRun:
             queue.release_threadsafe,
             name=chat.model,
         )
+
+    async def _share_in_flight(self) -> bool:
+        """Wait for the same question generating for another request; return whether it answered.
+
+        Without a leader, this request becomes the leader and returns False.
+        """
+        assert self.prepared is not None
+        flights = self.catalog.knowledge.in_flight
+        key = flights.key(self.prepared.cache_key, self.prepared.query)
+        while True:
+            leader = flights.leader(key)
+            if leader is None:
+                self._flight = (key, flights.lead(key))
+                return False
+            remaining = max(0.0, self.deadline - time.monotonic())
+            try:
+                answer = await asyncio.wait_for(asyncio.shield(leader), remaining)
+            except TimeoutError:
+                raise timed_out("waiting for the same question asked by another request") from None
+            if answer is None:
+                # The leader failed or its client left: try again, possibly as the leader.
+                continue
+            if self.chat.max_tokens is not None and answer.completion_tokens > self.chat.max_tokens:
+                return False
+            self.prepared.cache_hit = answer
+            self.cache_status = "shared"
+            self.similarity = answer.similarity
+            return True
+
+    def _finish_flight(self, answer: SharedAnswer | None) -> None:
+        if self._flight is not None:
+            key, future = self._flight
+            self.catalog.knowledge.in_flight.finish(key, future, answer)
+            self._flight = None
 
     async def pieces(
         self, disconnected: Callable[[], Awaitable[bool]] | None = None
@@ -165,9 +208,11 @@ class ChatRun:
             if tail:
                 self.content += tail
                 yield tail
+            self._after_generation()
         finally:
             self._stream.stop()
-        self._after_generation()
+            # Followers fall back to generating unless _after_generation shared the answer.
+            self._finish_flight(None)
 
     def _finish_answer(self, answer: Answer) -> str:
         """Return the text still to send for the final Answer: replacement text and footnotes."""
@@ -205,6 +250,7 @@ class ChatRun:
             tokens = self.completion_tokens()
             knowledge = self.catalog.knowledge
             self._background(lambda: knowledge.store(prepared, response, tokens))
+            self._finish_flight(SharedAnswer(response, tokens))
 
     def whole_content(self) -> str:
         """Return the content of a whole response, without streamed text that was replaced."""
@@ -248,6 +294,7 @@ class ChatRun:
         """Stop a generation that was started but never iterated."""
         if self._stream is not None:
             self._stream.stop()
+        self._finish_flight(None)
 
 
 class StopFilter:

@@ -19,6 +19,7 @@ from typing import Any
 from qiao.config import Settings
 from qiao.errors import InvalidInputError, QiaoError
 from qiao.gateway.errors import APIError
+from qiao.gateway.in_flight import InFlightAnswers
 from qiao.knowledge.answer import Answer, Answerer
 from qiao.knowledge.base import KnowledgeBase, read_info
 from qiao.knowledge.registry import KnowledgeBaseRegistry
@@ -66,6 +67,7 @@ class KnowledgeModels:
         self._lock = threading.Lock()
         self.rewriter_class = _optional_rewriter() if settings.gateway.rewrite else None
         self.cache_classes = _optional_cache() if settings.gateway.cache else None
+        self.in_flight = InFlightAnswers()
 
     @property
     def cache_enabled(self) -> bool:
