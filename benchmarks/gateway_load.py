@@ -113,6 +113,8 @@ def run_load(port: int, pool: list[str], concurrency: int) -> dict:
         "ok": len(latencies),
         "errors": len(pool) - len(latencies),
         "cache_hits": sum(1 for _, _, header in outcomes if header.startswith("hit")),
+        # Answers taken from an identical question that was still generating.
+        "shared": sum(1 for _, _, header in outcomes if header == "shared"),
         "wall_s": round(wall, 2),
         "requests_per_s": round(len(latencies) / wall, 3),
         "p50_s": round(percentile(latencies, 0.50), 2),

@@ -20,6 +20,7 @@ from qiao.gateway.knowledge import PreparedQuestion, require_user_last
 from qiao.gateway.models import KB_PREFIX, GeneratorModel, ModelCatalog
 from qiao.gateway.requests import ChatRequest
 from qiao.gateway.responses import footnotes
+from qiao.gateway.stops import StopFilter
 from qiao.gateway.worker import CancellableGenerator, ThreadedStream
 from qiao.knowledge.answer import Answer
 from qiao.knowledge.retriever import check_query
@@ -295,33 +296,3 @@ class ChatRun:
         if self._stream is not None:
             self._stream.stop()
         self._finish_flight(None)
-
-
-class StopFilter:
-    """Cuts text at the first stop sequence, holding back a possible partial match."""
-
-    def __init__(self, stops: list[str]) -> None:
-        self.stops = stops
-        self.hold = max((len(stop) for stop in stops), default=1) - 1
-        self.buffer = ""
-        self.stopped = False
-
-    def feed(self, text: str) -> str:
-        if not self.stops:
-            return text
-        if self.stopped:
-            return ""
-        self.buffer += text
-        positions = [self.buffer.find(stop) for stop in self.stops]
-        found = [position for position in positions if position >= 0]
-        if found:
-            self.stopped = True
-            emitted, self.buffer = self.buffer[: min(found)], ""
-            return emitted
-        cut = max(0, len(self.buffer) - self.hold)
-        emitted, self.buffer = self.buffer[:cut], self.buffer[cut:]
-        return emitted
-
-    def flush(self) -> str:
-        emitted, self.buffer = self.buffer, ""
-        return emitted
