@@ -237,6 +237,8 @@ class ChatRun:
             if self.completion_tokens() >= max_tokens:
                 self.finish_reason = "length"
             return
+        # NOTE: a kb: answer reports finish_reason "stop" even when the answerer's
+        # generation reached max_tokens, because the Answer does not record it.
         prepared = self.prepared
         # An answer cut short by this request's max_tokens is not stored for others.
         max_tokens = self.chat.max_tokens
