@@ -29,6 +29,7 @@ from qiao.knowledge import load_file
 from qiao.knowledge.prompt import NO_ANSWER
 from qiao.llm.factory import llama_cpp_installed
 from qiao.llm.model_files import DEFAULT_MODEL
+from qiao.vectordb import Engine
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "beijing-travel"
 TRAVEL_FILES = (
@@ -699,3 +700,16 @@ def test_eval_accepts_gold_lists_and_rejects_bad_rows(
     result = qiao("eval", "retrieval", "travel", "--qa", qa, "--home", travel.home)
     assert result.exit_code == 1
     assert result.contains("not UTF-8")
+
+
+def test_vectordb_serve_locked_folder_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean_environment(monkeypatch)
+    folder = tmp_path / "vdb"
+    with Engine(folder):
+        served = qiao("vectordb", "serve", "--data", folder, "--port", 1, "--home", tmp_path)
+    message = " ".join(served.stderr.split())
+    assert served.exit_code == 1
+    assert f"The vector database {folder} is locked" in message
+    assert "such as another qiao vectordb serve" in message

@@ -65,11 +65,13 @@ PUBLIC_API = {
         "create_generator",
         "default_model_available",
         "ensure_default_model",
+        "estimate_tokens",
         "find_part_files",
         "generator_status",
         "llama_cpp_installed",
         "verify_model_file",
     ],
+    "qiao.gateway": ["ApiKey", "GatewayServer", "KeyStore", "build_server", "create_app"],
     "qiao.knowledge.embedders": ["Embedder", "create_embedder", "normalize_rows"],
     "qiao.knowledge.loaders": [
         "Document",

@@ -371,3 +371,17 @@ def test_range_values_accept_integer_seconds(engine):
     assert [
         doc["_id"] for doc in space.query(document_ids=["doc-0", "doc-1"], partition_names=["late"])
     ] == ["doc-0"]
+
+
+def test_partition_ids_stay_unique_after_reopen(tmp_path):
+    with Engine(tmp_path) as engine:
+        engine.create_database("db")
+        engine.create_space("db", {**hash_schema(3), "name": "first"})
+        expanded = engine.update_space("db", "first", {"partition_num": 5})
+        first_ids = [p["id"] for p in expanded.entity()["partitions"]]
+    with Engine(tmp_path) as engine:
+        second = engine.create_space("db", {**hash_schema(4), "name": "second"})
+        second_ids = [p["id"] for p in second.entity()["partitions"]]
+    assert len(set(first_ids)) == 5
+    assert len(set(second_ids)) == 4
+    assert not set(first_ids) & set(second_ids)

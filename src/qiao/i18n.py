@@ -305,3 +305,53 @@ _add(
     "向量数据库服务已停止，数据已保存。",
     "The vector database server stopped and the data is saved.",
 )
+_add(
+    "vectordb.serve_locked",
+    "向量数据库 {path} 正被另一个进程（{pid}）写入，例如另一个 qiao vectordb serve。请先停止它，或用 --data 指定另一个文件夹。",
+    "The vector database {path} is locked by another process ({pid}) that writes to it, such as another qiao vectordb serve. Stop it first, or pass --data with another folder.",
+)
+
+# Gateway and API keys.
+_add("serve_loading", "正在加载模型…", "Loading models…")
+_add(
+    "serve_started",
+    "OpenAI 兼容接口：{url}（模型：{models}）。按 Ctrl+C 停止。",
+    "OpenAI-compatible API at {url} (models: {models}). Press Ctrl+C to stop.",
+)
+_add(
+    "serve_auth_on",
+    "需要 API 密钥：请求须带 Authorization: Bearer 密钥（用 qiao keys create 名称 创建）。",
+    "API keys required: send Authorization: Bearer KEY (create one with: qiao keys create NAME).",
+)
+_add(
+    "serve_auth_off",
+    "未开启 API 密钥：仅监听本机地址时默认如此；用 --auth 开启。",
+    "API keys not required (the default on a loopback address); turn them on with --auth.",
+)
+_add("serve_stopped", "服务已停止。", "Server stopped.")
+_add(
+    "serve_bind_failed",
+    "无法监听 {host}:{port}：{detail}。请停止占用该端口的程序，或用 --port 换一个端口。",
+    "Cannot listen on {host}:{port}: {detail}. Stop the program that uses the port or choose another with --port.",
+)
+_add("key_created", "已创建 API 密钥 {id}（{name}）：", "Created API key {id} ({name}):")
+_add(
+    "key_shown_once",
+    "密钥只显示这一次，请立即保存；Qiao 只保存它的哈希值。",
+    "The key is shown only this once; store it now. Qiao keeps only its hash.",
+)
+_add(
+    "key_none",
+    "还没有 API 密钥。用 qiao keys create 名称 创建一个。",
+    "No API keys yet. Create one with: qiao keys create NAME",
+)
+_add("key_no_limits", "全部模型", "all models")
+_add("key_active", "有效", "active")
+_add("key_revoked", "已于 {time} 吊销", "revoked {time}")
+_add(
+    "key_revoked_now",
+    "已吊销 API 密钥 {id}（{name}），正在运行的服务从下一个请求起拒绝它。",
+    "Revoked API key {id} ({name}); a running server rejects it from the next request on.",
+)
+_add("col_limits", "可用范围", "Limits")
+_add("col_status", "状态", "Status")

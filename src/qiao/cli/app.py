@@ -8,10 +8,11 @@ import sys
 import typer
 
 from qiao import __version__
-from qiao.cli import evaluate, kb, vectordb, workshop
+from qiao.cli import evaluate, kb, keys, vectordb, workshop
 from qiao.cli.ask import ask, search
 from qiao.cli.common import error_console, t
 from qiao.cli.demo import demo
+from qiao.cli.serve import serve
 from qiao.errors import QiaoError
 from qiao.i18n import MESSAGES
 
@@ -28,11 +29,13 @@ app = typer.Typer(
 )
 app.add_typer(kb.app, name="kb")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(keys.app, name="keys")
 app.add_typer(vectordb.app, name="vectordb")
 app.add_typer(workshop.app, name="workshop")
 app.command("ask")(ask)
 app.command("search")(search)
 app.command("demo")(demo)
+app.command("serve")(serve)
 
 
 @app.command("version")

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from qiao.cli.common import HomeOption, LangOption, console, error_console, setup, t
+from qiao.errors import LockedError
 from qiao.vectordb import Engine
 from qiao.vectordb.server.runner import VectorDBServer
 from qiao.vectordb.server.settings import (
@@ -67,7 +68,17 @@ def serve(
         root_password=os.environ.get(ROOT_PASSWORD_VARIABLE) or DEFAULT_ROOT_PASSWORD,
         skip_auth=skip_auth,
     )
-    with Engine(folder) as engine:
+    try:
+        engine = Engine(folder)
+    except LockedError as error:
+        # The engine's own message speaks of knowledge bases, its most common writer.
+        raise LockedError(
+            f"{error}; is another qiao vectordb serve running on it?",
+            key="vectordb.serve_locked",
+            path=str(folder),
+            pid=error.params.get("pid"),
+        ) from None
+    with engine:
         server = VectorDBServer(engine, options)
         logger.info("starting the vector database server for %s", folder)
         console.print(t("vectordb_serving", path=str(folder), url=f"http://{host}:{port}"))

@@ -1,6 +1,13 @@
 """Text generators behind one interface: llama.cpp locally or an OpenAI-compatible API."""
 
-from qiao.llm.base import ROLES, ChatMessage, Completion, Generator, check_messages
+from qiao.llm.base import (
+    ROLES,
+    ChatMessage,
+    Completion,
+    Generator,
+    check_messages,
+    estimate_tokens,
+)
 from qiao.llm.factory import create_generator, generator_status, llama_cpp_installed
 from qiao.llm.llamacpp import LlamaCppGenerator
 from qiao.llm.model_files import (
@@ -26,6 +33,7 @@ __all__ = [
     "create_generator",
     "default_model_available",
     "ensure_default_model",
+    "estimate_tokens",
     "find_part_files",
     "generator_status",
     "llama_cpp_installed",

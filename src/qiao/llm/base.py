@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qiao.errors import InvalidInputError
 
-__all__ = ["ChatMessage", "Completion", "Generator", "ROLES", "check_messages"]
+__all__ = ["ChatMessage", "Completion", "Generator", "ROLES", "check_messages", "estimate_tokens"]
 
 ROLES = ("system", "user", "assistant")
+
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 
 @dataclass
@@ -69,6 +73,13 @@ class Generator(ABC):
     ) -> Iterator[str]:
         """Yield the answer to ``messages`` as text deltas while it is generated."""
 
+    def count_tokens(self, text: str) -> int:
+        """Return the number of tokens in ``text``.
+
+        Backends with a tokenizer override this method; the default is :func:`estimate_tokens`.
+        """
+        return estimate_tokens(text)
+
     def close(self) -> None:  # noqa: B027 - an optional hook with nothing to do by default
         """Release the model or connection. The generator is unusable afterwards."""
 
@@ -83,3 +94,13 @@ def check_messages(messages: list[ChatMessage]) -> list[ChatMessage]:
                 f"unknown chat message role {message.role!r}; use one of {', '.join(ROLES)}"
             )
     return messages
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimate the token count of ``text`` without a tokenizer.
+
+    Counts one token per CJK character and per four other characters, the
+    usual rule of thumb for BPE vocabularies such as Qwen's and OpenAI's.
+    """
+    cjk = len(_CJK.findall(text))
+    return cjk + math.ceil((len(text) - cjk) / 4)

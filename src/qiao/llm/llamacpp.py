@@ -130,6 +130,16 @@ class LlamaCppGenerator(Generator):
                 raise self._call_error(error) from error
         logger.info("streamed %d deltas in %.2f s", deltas, time.perf_counter() - began)
 
+    def count_tokens(self, text: str) -> int:
+        """Return the number of tokens of ``text`` in the model's vocabulary.
+
+        Tokenizing reads only the vocabulary, so it does not wait for a running generation.
+        """
+        model = self._llama
+        if model is None:
+            return super().count_tokens(text)
+        return len(model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def close(self) -> None:
         with self._lock:
             if self._llama is not None:

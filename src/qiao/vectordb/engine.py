@@ -72,6 +72,7 @@ class Engine:
             self._lock = EngineLock(self.path)
             self._initialize()
         self._meta = _read_json(self.path / ENGINE_FILE)
+        self._ids_dirty = False
         self._aliases = AliasStore(self.path, read_only=read_only)
         logger.info("opened vector database %s%s", self.path, " read-only" if read_only else "")
 
@@ -104,6 +105,7 @@ class Engine:
             if directory.exists():
                 raise VectorDBError(ErrorCode.DB_EXIST, f"database {name!r} already exists")
             info = {"id": self._next_id("next_db_id"), "name": name}
+            self._save_ids()
             pending = self._pending_dir(directory.parent)
             pending.mkdir()
             (pending / "spaces").mkdir()
@@ -157,6 +159,7 @@ class Engine:
                 lambda: self._next_id("next_partition_id"),
             )
             meta = SpaceMeta(self._next_id("next_space_id"), db, db_id, parsed, layout)
+            self._save_ids()
             pending = self._pending_dir(spaces_dir)
             pending.mkdir()
             write_space_meta(pending, meta)
@@ -207,7 +210,7 @@ class Engine:
         with self._mutex:
             self._check_writable()
             space = self.get_space(db, name)
-            renamed = update_space(space, changes, self._next_id)
+            renamed = update_space(space, changes, self._next_id, commit_ids=self._save_ids)
             if renamed is None:
                 return space
             self._spaces.pop((db, name), None)
@@ -267,11 +270,22 @@ class Engine:
     # Helpers.
 
     def _next_id(self, key: str) -> int:
+        """Take the next id of counter ``key``; ``_save_ids`` must persist it before use.
+
+        Ids are handed out in memory so that a space with many partitions
+        costs one write of engine.json, not one per partition.
+        """
         # Folders written before partitions existed have no "next_partition_id".
         value = int(self._meta.get(key, 1))
         self._meta[key] = value + 1
-        write_json_atomic(self.path / ENGINE_FILE, self._meta)
+        self._ids_dirty = True
         return value
+
+    def _save_ids(self) -> None:
+        """Write the id counters, so that a crash after this never hands out an id twice."""
+        if self._ids_dirty:
+            write_json_atomic(self.path / ENGINE_FILE, self._meta)
+            self._ids_dirty = False
 
     @staticmethod
     def _pending_dir(parent: Path) -> Path:

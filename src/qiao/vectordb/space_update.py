@@ -45,10 +45,16 @@ def _param_error(detail: str) -> VectorDBError:
     return VectorDBError(ErrorCode.PARAM_ERROR, detail)
 
 
-def update_space(space: Space, changes: object, next_id: Callable[[str], int]) -> Path | None:
+def update_space(
+    space: Space,
+    changes: object,
+    next_id: Callable[[str], int],
+    commit_ids: Callable[[], None] = lambda: None,
+) -> Path | None:
     """Apply ``changes`` to ``space``; return the new folder after a rename, else None.
 
-    ``next_id("next_partition_id")`` returns the id of a new partition.
+    ``next_id("next_partition_id")`` returns the id of a new partition, and
+    ``commit_ids()`` persists the ids taken before the update commits.
     """
     if not isinstance(changes, dict):
         raise _param_error(f"a space update must be a JSON object, got {changes!r}")
@@ -86,6 +92,7 @@ def update_space(space: Space, changes: object, next_id: Callable[[str], int]) -
             f"space {schema.name!r} already exists in {meta.db_name!r}; choose another name",
         )
     updated = meta.with_changes(schema=schema, layout=layout, enabled=enabled)
+    commit_ids()
     space.apply_meta(updated)
     logger.info("updated space %s/%s to version %d", meta.db_name, meta.name, updated.version)
     if not renamed:
