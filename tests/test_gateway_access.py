@@ -145,6 +145,17 @@ def test_model_limited_key(gateway: RunningGateway, home: Path) -> None:
         client.chat.completions.create(model="kb:shop", messages=USER)
 
 
+def test_model_lookup_hides_other_models(gateway: RunningGateway, home: Path) -> None:
+    client = client_for(gateway, create_key(home, "echo-lookup", "--model", "echo")["key"])
+
+    assert client.models.retrieve("echo").id == "echo"
+    with pytest.raises(openai.NotFoundError) as raised:
+        client.models.retrieve("kb:shop")
+    message = raised.value.body["message"]
+    assert "available models: echo " in message
+    assert "kb:shop (" not in message
+
+
 def test_revoked_key_gets_401(gateway: RunningGateway, home: Path) -> None:
     created = create_key(home, "leaving")
     client = client_for(gateway, created["key"])

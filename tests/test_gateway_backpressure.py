@@ -150,6 +150,28 @@ def test_whole_request_disconnect_stops_generation(
     wait_for(lambda: queue_state(gateway)["running"] == 0, timeout=5)
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_client_leaving_queue_frees_place(
+    gateway: RunningGateway, upstream: UpstreamServer, stream: bool
+) -> None:
+    results: list[httpx.Response] = []
+    sent = len(upstream.requests)
+    first = post_in_thread(gateway.base_url, body(), results)
+    wait_for(lambda: len(upstream.requests) == sent + 1)
+    # This client waits behind the first request, then gives up.
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(gateway.base_url + "/v1/chat/completions", json=body(stream), timeout=0.3)
+
+    wait_for(lambda: queue_state(gateway)["waiting"] == 0, timeout=0.6)
+    admitted = httpx.post(gateway.base_url + "/v1/chat/completions", json=body(), timeout=30)
+    first.join()
+
+    assert admitted.status_code == 200
+    assert results[0].status_code == 200
+    # The client that left never reached the model.
+    assert len(upstream.requests) == sent + 2
+
+
 def test_timeout_returns_504(tmp_path: Path, upstream: UpstreamServer) -> None:
     settings = settings_for(tmp_path, upstream, **{"gateway.request_timeout_s": 0.4})
     with running_gateway(settings) as gateway:

@@ -75,6 +75,14 @@ def test_models_list_every_backend(client: openai.OpenAI) -> None:
     assert client.models.retrieve("kb:shop").owned_by == "qiao:kb"
 
 
+def test_model_created_time_is_stable(client: openai.OpenAI) -> None:
+    listed = {model.id: model.created for model in client.models.list()}
+    time.sleep(1.1)
+
+    assert client.models.retrieve("kb:shop").created == listed["kb:shop"]
+    assert client.models.retrieve("echo").created == listed["echo"]
+
+
 def test_kb_answer_carries_citations(client: openai.OpenAI) -> None:
     completion = ask(client, "青瓷茶杯多少钱？")
     message = completion.choices[0].message

@@ -28,6 +28,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
                 "generator.kind": "extractive",
                 "generator.base_url": upstream.base_url,
                 "generator.model": "echo",
+                "gateway.max_body_bytes": 1_000_000,
             },
         )
         build_product_kb(settings, tmp_path_factory.mktemp("data"))
@@ -202,6 +203,67 @@ CHAT_CASES = [
         "not supported",
     ),
     ("cache text", chat(cache="no"), 400, "invalid_request_error", "cache", "true or false"),
+    (
+        "deeply nested json",
+        b'{"model": "kb:shop", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        400,
+        "invalid_request_error",
+        None,
+        "too deeply",
+    ),
+    (
+        "unpaired surrogate",
+        b'{"model": "kb:shop", "messages": [{"role": "user", "content": "\\ud800x"}]}',
+        400,
+        "invalid_request_error",
+        None,
+        "unpaired UTF-16 surrogate",
+    ),
+    (
+        "role list",
+        chat(messages=[{"role": ["user"], "content": "x"}]),
+        400,
+        "invalid_request_error",
+        "messages[0].role",
+        "invalid role ['user']",
+    ),
+    (
+        "role object",
+        chat(messages=[{"role": {"name": "user"}, "content": "x"}]),
+        400,
+        "invalid_request_error",
+        "messages[0].role",
+        "use system, user or assistant",
+    ),
+    ("top_p 2", chat(top_p=2), 400, "invalid_request_error", "top_p", "from 0 to 1"),
+    ("top_p text", chat(top_p="x"), 400, "invalid_request_error", "top_p", "from 0 to 1"),
+    (
+        "presence_penalty 99",
+        chat(presence_penalty=99),
+        400,
+        "invalid_request_error",
+        "presence_penalty",
+        "from -2 to 2",
+    ),
+    ("seed text", chat(seed="x"), 400, "invalid_request_error", "seed", "whole number"),
+    ("user number", chat(user=5), 400, "invalid_request_error", "user", "use a string"),
+    ("logprobs", chat(logprobs=True), 400, "invalid_request_error", "logprobs", "not supported"),
+    (
+        "json mode",
+        chat(response_format={"type": "json_object"}),
+        400,
+        "invalid_request_error",
+        "response_format",
+        "not supported",
+    ),
+    (
+        "response_format text",
+        chat(response_format="json"),
+        400,
+        "invalid_request_error",
+        "response_format",
+        "invalid 'response_format'",
+    ),
 ]
 
 
@@ -252,6 +314,70 @@ def test_embeddings_reject_bad_input(gateway: RunningGateway, body, status, text
 
     assert response.status_code == status
     assert text in response.json()["error"]["message"]
+
+
+def test_embeddings_reject_unpaired_surrogate(gateway: RunningGateway) -> None:
+    content = b'{"model": "multilingual-e5-small", "input": ["\\udc00"]}'
+
+    response = httpx.post(gateway.base_url + "/v1/embeddings", content=content, timeout=30)
+
+    assert response.status_code == 400
+    assert "unpaired UTF-16 surrogate" in response.json()["error"]["message"]
+
+
+def test_null_fields_mean_defaults(gateway: RunningGateway) -> None:
+    fields = ["max_tokens", "temperature", "n", "stop", "stream", "top_p", "seed", "cache"]
+    body = chat(stream_options=None, response_format=None, **dict.fromkeys(fields))
+
+    response = httpx.post(gateway.base_url + "/v1/chat/completions", json=body, timeout=30)
+
+    assert response.status_code == 200
+    assert "88元" in response.json()["choices"][0]["message"]["content"]
+
+
+def test_ignored_fields_with_valid_values(gateway: RunningGateway) -> None:
+    body = chat(
+        top_p=0.9,
+        presence_penalty=-1,
+        frequency_penalty=0.5,
+        seed=7,
+        user="u-1",
+        logprobs=False,
+        logit_bias={},
+        response_format={"type": "text"},
+    )
+
+    response = httpx.post(gateway.base_url + "/v1/chat/completions", json=body, timeout=30)
+
+    assert response.status_code == 200
+
+
+def test_body_over_limit_gets_413(gateway: RunningGateway) -> None:
+    limit = gateway.state.settings.gateway.max_body_bytes
+    content = json.dumps(chat(messages=[{"role": "user", "content": "茶" * limit}])).encode()
+
+    declared = httpx.post(gateway.base_url + "/v1/chat/completions", content=content, timeout=30)
+    # A chunked body has no Content-Length, so the server counts the bytes as they arrive.
+    chunked = httpx.post(
+        gateway.base_url + "/v1/embeddings",
+        content=iter([content[i : i + 65536] for i in range(0, len(content), 65536)]),
+        timeout=30,
+    )
+
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "request_too_large"
+    assert "gateway.max_body_bytes" in declared.json()["error"]["message"]
+    assert chunked.status_code == 413
+    assert chunked.json()["error"]["code"] == "request_too_large"
+
+
+def test_long_model_name_is_cut(gateway: RunningGateway) -> None:
+    response = httpx.post(
+        gateway.base_url + "/v1/chat/completions", json=chat(model="m" * 100_000), timeout=30
+    )
+
+    assert response.status_code == 404
+    assert len(response.json()["error"]["message"]) < 500
 
 
 def test_unknown_route_and_method(gateway: RunningGateway) -> None:

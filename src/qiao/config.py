@@ -129,6 +129,8 @@ class GatewaySettings:
     retry_after_s: int = 5
     # Characters of message content accepted in one request.
     max_input_chars: int = 32000
+    # Bytes of one request body; larger bodies are rejected with HTTP 413 before they are read.
+    max_body_bytes: int = 16_000_000
     # Semantic answer cache and follow-up question rewriting for kb: models.
     cache: bool = True
     rewrite: bool = True
@@ -344,6 +346,7 @@ def _validate_gateway(gateway: GatewaySettings) -> None:
         "gateway.request_timeout_s": (gateway.request_timeout_s, 0.1),
         "gateway.retry_after_s": (gateway.retry_after_s, 1),
         "gateway.max_input_chars": (gateway.max_input_chars, 100),
+        "gateway.max_body_bytes": (gateway.max_body_bytes, 10_000),
         "gateway.audit_max_bytes": (gateway.audit_max_bytes, 10_000),
         "gateway.audit_backups": (gateway.audit_backups, 0),
     }

@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from qiao.gateway.errors import APIError
 
 __all__ = ["GenerationQueue"]
 
 logger = logging.getLogger(__name__)
+
+# Seconds between checks for a client that left while its request waits or generates.
+DISCONNECT_POLL_S = 0.25
 
 
 class GenerationQueue:
@@ -45,11 +49,15 @@ class GenerationQueue:
             self._condition = asyncio.Condition()
         return self._condition
 
-    async def acquire(self, deadline: float) -> None:
+    async def acquire(
+        self, deadline: float, disconnected: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
         """Take a slot, waiting until ``deadline`` (a time.monotonic value) at most.
 
         Raises APIError 429 when the queue is full, 503 when the server is
-        shutting down and 504 when the deadline passes first.
+        shutting down and 504 when the deadline passes first. Raises
+        ConnectionAbortedError when ``disconnected`` reports that the client left
+        while waiting, so that a gone client does not keep its place in the queue.
         """
         condition = self._ensure_condition()
         if self.closing:
@@ -77,10 +85,15 @@ class GenerationQueue:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise timed_out(f"waiting for model {self.name}")
+                    # Waking up every DISCONNECT_POLL_S also recovers a notification
+                    # that went to a waiter cancelled at the same moment.
                     try:
-                        await asyncio.wait_for(condition.wait(), remaining)
+                        await asyncio.wait_for(condition.wait(), min(remaining, DISCONNECT_POLL_S))
                     except TimeoutError:
-                        raise timed_out(f"waiting for model {self.name}") from None
+                        pass
+                    if disconnected is not None and await disconnected():
+                        logger.info("a client left while waiting for %s", self.name)
+                        raise ConnectionAbortedError("the client disconnected")
                 if self.closing:
                     raise shutting_down()
                 self.running += 1

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from qiao.gateway.access import authenticate, check_model_access
-from qiao.gateway.errors import APIError, invalid, parse_json_body
+from qiao.gateway.bodies import read_json_body
+from qiao.gateway.errors import APIError, invalid
 from qiao.gateway.state import GatewayState
 from qiao.knowledge.embedders import create_embedder
 from qiao.llm import estimate_tokens
@@ -45,7 +46,7 @@ async def get_model(model_id: str, request: Request) -> JSONResponse:
     for model in state.catalog.describe() + [_embedder_model(state)]:
         if model["id"] == model_id and (key is None or key.allows(model_id)):
             return JSONResponse(model)
-    raise state.catalog.not_found(model_id)
+    raise state.catalog.not_found(model_id, key.allows if key is not None else None)
 
 
 @router.post("/v1/embeddings")
@@ -57,7 +58,7 @@ async def embeddings(request: Request) -> JSONResponse:
     """
     state: GatewayState = request.app.state.gateway
     key = authenticate(request, state.keys, state.auth)
-    body = parse_json_body(await request.body())
+    body = await read_json_body(request, state.settings.gateway.max_body_bytes)
     model = body.get("model")
     name = state.settings.embedder
     embedder_id = _embedder_id(state)

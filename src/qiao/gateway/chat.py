@@ -12,8 +12,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from qiao.errors import QiaoError
 from qiao.gateway.access import authenticate, check_model_access
+from qiao.gateway.bodies import read_json_body
 from qiao.gateway.chat_run import ChatRun
-from qiao.gateway.errors import APIError, from_qiao_error, parse_json_body
+from qiao.gateway.errors import APIError, from_qiao_error
 from qiao.gateway.requests import ChatRequest, parse_chat_request
 from qiao.gateway.responses import (
     SSE_DONE,
@@ -60,9 +61,8 @@ async def chat_completions(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
     began = time.monotonic()
     key = authenticate(request, state.keys, state.auth)
-    chat = parse_chat_request(
-        parse_json_body(await request.body()), state.settings.gateway.max_input_chars
-    )
+    body = await read_json_body(request, state.settings.gateway.max_body_bytes)
+    chat = parse_chat_request(body, state.settings.gateway.max_input_chars)
     no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
     # Sampled answers and answers cut at stop sequences are neither served from nor
     # stored in the cache, which holds complete greedy answers.
@@ -81,7 +81,11 @@ async def chat_completions(request: Request) -> Response:
         audit.write(run, error.status)
         raise
     try:
-        await run.start()
+        await run.start(request.is_disconnected)
+    except ConnectionAbortedError:
+        logger.info("client left while its request to %s waited in the queue", chat.model)
+        audit.write(run, CLIENT_CLOSED)
+        return Response(status_code=CLIENT_CLOSED)
     except (APIError, QiaoError) as failure:
         error = failure if isinstance(failure, APIError) else from_qiao_error(failure)
         audit.write(run, error.status)

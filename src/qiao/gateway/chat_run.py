@@ -70,14 +70,18 @@ class ChatRun:
         # True when the final Answer replaced text that was already streamed.
         self._replaced = False
 
-    async def start(self) -> None:
-        """Resolve the model, look up the cache and take a queue slot; raises APIError."""
+    async def start(self, disconnected: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """Resolve the model, look up the cache and take a queue slot; raises APIError.
+
+        Raises ConnectionAbortedError when ``disconnected`` reports that the client
+        left while the request waited for a slot.
+        """
         chat = self.chat
         if not self.is_kb:
             model = self.catalog.resolve_generator(chat.model)
             self._model = model
             self._check_context(model.kind)
-            await model.queue.acquire(self.deadline)
+            await model.queue.acquire(self.deadline, disconnected)
             self._stream = ThreadedStream(
                 lambda stop: model.generator().stream(
                     chat.messages,
@@ -127,7 +131,7 @@ class ChatRun:
         answering = self.catalog.answering
         queue = self.catalog.queue_for_kb()
         try:
-            await queue.acquire(self.deadline)
+            await queue.acquire(self.deadline, disconnected)
         except BaseException:
             self._finish_flight(None)
             raise

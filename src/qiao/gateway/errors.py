@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -117,21 +116,3 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.exception("%s %s failed unexpectedly", request.method, request.url.path)
         message = f"internal server error ({type(error).__name__}); see the server log"
         return APIError(500, message, "api_error", code="internal_error").response()
-
-
-def parse_json_body(raw: bytes) -> dict[str, Any]:
-    """Return the JSON object in ``raw`` or raise a 400 that names what is wrong with it."""
-    if not raw.strip():
-        raise invalid("the request body is empty; send a JSON object")
-    try:
-        data = json.loads(raw)
-    except UnicodeDecodeError as error:
-        raise invalid(f"the request body is not UTF-8: {error}") from error
-    except json.JSONDecodeError as error:
-        raise invalid(
-            f"the request body is not valid JSON: {error.msg} at line {error.lineno} column "
-            f"{error.colno}"
-        ) from error
-    if not isinstance(data, dict):
-        raise invalid(f"the request body must be a JSON object, not {type(data).__name__}")
-    return data

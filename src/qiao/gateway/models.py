@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ __all__ = ["GeneratorModel", "ModelCatalog", "KB_PREFIX"]
 logger = logging.getLogger(__name__)
 
 KB_PREFIX = "kb:"
+# Characters of a requested model name repeated in an error message.
+MAX_NAME_CHARS = 200
 
 
 @dataclass
@@ -72,6 +75,8 @@ class ModelCatalog:
         self.settings = settings
         gateway = settings.gateway
         self.generators: dict[str, GeneratorModel] = {}
+        # The "created" time of every listed model: the server start, so that it stays the same.
+        self.created = int(time.time())
 
         local_id = local_model_id(settings)
         if local_id:
@@ -118,11 +123,15 @@ class ModelCatalog:
             raise self.not_found(name)
         return model
 
-    def not_found(self, name: str) -> APIError:
-        known = ", ".join(self.model_ids()) or "none"
+    def not_found(self, name: str, allows: Callable[[str], bool] | None = None) -> APIError:
+        """Return the 404 for ``name``, listing the models that ``allows`` (an API key) permits."""
+        visible = [model for model in self.model_ids() if allows is None or allows(model)]
+        # A client may send any string as the model, so long ones are cut in the message.
+        shown = name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS] + "…"
         return APIError(
             404,
-            f"model {name!r} not found; available models: {known} (GET /v1/models lists them)",
+            f"model {shown!r} not found; available models: {', '.join(visible) or 'none'} "
+            "(GET /v1/models lists them)",
             "invalid_request_error",
             param="model",
             code="model_not_found",
@@ -133,7 +142,7 @@ class ModelCatalog:
 
     def describe(self) -> list[dict[str, Any]]:
         """Return the model list of GET /v1/models (before filtering by API key)."""
-        created = int(time.time())
+        created = self.created
         models = [
             _model_entry(model.id, created, f"qiao:{model.kind}")
             for model in self.generators.values()

@@ -3,8 +3,9 @@
 Checks are written by hand instead of through a pydantic model, so that each
 rejected value gets an OpenAI-style message that names the field and the fix.
 Fields that OpenAI defines and Qiao ignores (``top_p``, ``user``, ``seed``,
-penalties) are accepted; fields that would change the answer in a way Qiao
-cannot honour (``n`` > 1, tools) are rejected.
+penalties) are accepted when their values are valid (see ignored_fields);
+fields that would change the answer in a way Qiao cannot honour (``n`` > 1,
+tools) are rejected.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qiao.gateway.errors import invalid
+from qiao.gateway.ignored_fields import check_ignored_fields
 from qiao.llm import ChatMessage
 
 __all__ = ["ChatRequest", "parse_chat_request"]
@@ -54,6 +56,7 @@ def parse_chat_request(body: dict[str, Any], max_input_chars: int) -> ChatReques
     n = body.get("n", 1)
     if n is not None and (not _is_int(n) or n != 1):
         raise invalid(f"invalid 'n' {n!r}; Qiao returns one choice, so use 1 or leave it out", "n")
+    check_ignored_fields(body)
 
     messages = _parse_messages(body.get("messages"))
     total = sum(len(message.content) for message in messages)
@@ -72,7 +75,9 @@ def parse_chat_request(body: dict[str, Any], max_input_chars: int) -> ChatReques
         raise invalid(f"invalid 'stream' {stream!r}; use true or false", "stream")
     include_usage = _parse_stream_options(body.get("stream_options"), stream)
 
-    cache = body.get("cache", True)
+    cache = body.get("cache")
+    if cache is None:
+        cache = True
     if not isinstance(cache, bool):
         raise invalid(f"invalid 'cache' {cache!r}; use true or false", "cache")
 
@@ -101,7 +106,8 @@ def _parse_messages(value: Any) -> list[ChatMessage]:
         if not isinstance(item, dict):
             raise invalid(f"{param} must be an object with 'role' and 'content'", param)
         role = item.get("role")
-        if role not in ROLE_ALIASES:
+        # A list or object as the role would raise TypeError in the dict lookup.
+        if not isinstance(role, str) or role not in ROLE_ALIASES:
             raise invalid(
                 f"invalid role {role!r} in {param}; use system, user or assistant "
                 "(tool and function messages are not supported)",

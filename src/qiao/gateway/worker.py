@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from qiao.gateway.backpressure import timed_out
+from qiao.gateway.backpressure import DISCONNECT_POLL_S, timed_out
 from qiao.llm import ChatMessage, Completion, Generator
 
 __all__ = ["CancellableGenerator", "GenerationCancelled", "ThreadedStream"]
@@ -25,8 +25,6 @@ __all__ = ["CancellableGenerator", "GenerationCancelled", "ThreadedStream"]
 logger = logging.getLogger(__name__)
 
 _END = object()
-# Seconds between checks for a disconnected client while no item arrives.
-DISCONNECT_POLL_S = 0.25
 
 
 class ThreadedStream:
