@@ -699,3 +699,15 @@ def test_eval_accepts_gold_lists_and_rejects_bad_rows(
     result = qiao("eval", "retrieval", "travel", "--qa", qa, "--home", travel.home)
     assert result.exit_code == 1
     assert result.contains("not UTF-8")
+
+
+def test_module_runs_the_cli():
+    # `python -m qiao.cli.app` must run the CLI, not import it and exit 0 silently.
+    completed = subprocess.run(
+        [sys.executable, "-m", "qiao.cli.app", "vectordb", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "--master-port" in completed.stdout

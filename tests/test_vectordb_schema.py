@@ -204,9 +204,13 @@ def test_engine_reports_unknown_database(engine):
     assert caught.value.code == ErrorCode.DB_NOT_EXIST
 
 
-def test_engine_rejects_invalid_database_name(engine):
+@pytest.mark.parametrize("name", ["a/b", "bad\ud800"], ids=["slash", "lone surrogate"])
+def test_engine_rejects_invalid_database_name(engine, name):
     with pytest.raises(VectorDBError) as caught:
-        engine.create_database("a/b")
+        engine.create_database(name)
+    assert caught.value.code == ErrorCode.PARAM_ERROR
+    with pytest.raises(VectorDBError) as caught:
+        engine.get_space(name, "docs")
     assert caught.value.code == ErrorCode.PARAM_ERROR
 
 

@@ -340,7 +340,6 @@ class Space:
         queries = parse_vector_queries(self.schema, vectors)
         skip, limit = parse_paging(limit, page_size, page_num, offset)
         sort_keys = parse_sort(sort, self.schema, allow_score=True)
-        k = skip + limit
         index_params = check_index_params(index_params)
         weights = parse_weights(ranker, len(queries))
         parsed = parse_filter(filters, self.schema)
@@ -353,6 +352,9 @@ class Space:
                 bool(self.schema.options.get("enable_realtime")),
                 self.name,
             )
+            # No search finds more hits than the space has rows, and faiss allocates k
+            # results per query up front, so a huge limit must not reach the index.
+            k = min(skip + limit, max(self._store.row_count, 1))
             scalars, vector_fields = select_fields(self.schema, fields, vector_value)
             allowed = self._allowed_rows(parsed)
             restrict = partition_mask(self._store, self.meta.layout, None, partition_names)
