@@ -214,6 +214,16 @@ def test_engine_rejects_invalid_database_name(engine, name):
     assert caught.value.code == ErrorCode.PARAM_ERROR
 
 
+def test_dropped_space_object_reports_not_exist(engine):
+    # A caller holding the Space from before a drop gets SPACE_NOT_EXIST, not "closed".
+    opened = engine.create_space("db", space())
+    engine.drop_space("db", "docs")
+    with pytest.raises(VectorDBError) as caught:
+        opened.get(["a"])
+    assert caught.value.code == ErrorCode.SPACE_NOT_EXIST
+    assert "dropped" in caught.value.msg
+
+
 def test_engine_drop_removes_files(engine, tmp_path):
     engine.create_space("db", space())
     engine.drop_space("db", "docs")

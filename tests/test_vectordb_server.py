@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -556,6 +557,37 @@ def test_huge_limit_returns_every_document(client: httpx.Client) -> None:
     hits = response.json()["data"]["documents"][0]
     assert [hit["_id"] for hit in hits][:1] == ["a"]
     assert len(hits) == client.get("/dbs/shop/spaces/items").json()["data"]["doc_num"]
+
+
+@pytest.mark.slow
+def test_drop_during_searches_gives_code_6(client: httpx.Client) -> None:
+    # Searches that resolved the space before a drop must not end in HTTP 500, code 1.
+    schema = {**SCHEMA, "name": "dropped"}
+    target = {"db_name": "shop", "space_name": "dropped"}
+    answers: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def search() -> None:
+        with httpx.Client(base_url=str(client.base_url), auth=ROOT_AUTH, timeout=30) as own:
+            while not stop.is_set():
+                response = own.post("/document/search", json={**target, "vectors": VECTOR})
+                answers.append((response.status_code, response.json()["code"]))
+
+    # Enough rows that each search holds the space a while, so drops land mid-search.
+    rows = [{"_id": str(i), "vec": [i % 7, i % 5, i % 3, 1]} for i in range(20000)]
+    threads = [threading.Thread(target=search) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for _ in range(4):
+        assert client.post("/dbs/shop/spaces", json=schema).json()["code"] == 0
+        client.post("/document/upsert", json={**target, "documents": rows})
+        time.sleep(0.2)
+        assert client.delete("/dbs/shop/spaces/dropped").json()["code"] == 0
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert answers
+    assert set(answers) <= {(200, 0), (500, 6)}
 
 
 def test_bad_database_name(client: httpx.Client) -> None:

@@ -88,6 +88,7 @@ class Space:
         self._next_snapshot_bytes = snapshot_wal_bytes
         self._lock = threading.RLock()
         self._closed = False
+        self._dropped = False
         self._persistence = SpacePersistence(directory, schema, read_only=read_only)
         self._store, self._indexes = self._persistence.load()
         orphans = reconcile_partitions(self._store, self.meta.layout)
@@ -494,6 +495,11 @@ class Space:
     # Lifecycle.
 
     def _check_open(self) -> None:
+        if self._dropped:
+            raise VectorDBError(
+                ErrorCode.SPACE_NOT_EXIST,
+                f"space {self.name!r} does not exist in database {self.db_name!r}; it was dropped",
+            )
         if self._closed:
             raise StorageError(
                 f"space {self.db_name}/{self.name} is closed; get it from an open engine"
@@ -506,6 +512,11 @@ class Space:
                 f"space {self.db_name}/{self.name} is open read-only; open the engine with "
                 "read_only=False to write"
             )
+
+    def drop(self) -> None:
+        """Close the space for good: later calls on this object raise SPACE_NOT_EXIST."""
+        self._dropped = True
+        self.close(snapshot=False)
 
     def close(self, *, snapshot: bool = True) -> None:
         """Close the space; unless ``snapshot`` is False, first snapshot any logged writes."""
