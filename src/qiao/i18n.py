@@ -124,11 +124,8 @@ _add(
 )
 _add(
     "vectordb.locked",
-    "向量数据库文件夹 {path} 已被另一个正在写入的进程锁定（例如 qiao vectordb serve 或正在构建的知识库）。"
-    "请等它结束（或停止它）后重试；提问和搜索不受影响。",
-    "Vector database folder {path} is locked by another process that is writing to it "
-    "(such as qiao vectordb serve or a knowledge base build). Wait until it finishes "
-    "(or stop it) and try again; ask and search still work meanwhile.",
+    "知识库数据 {path} 已被另一个正在写入的进程锁定。请等它结束（或停止它）后重试；提问和搜索不受影响。",
+    "Knowledge base data {path} is locked by another process that is writing to it. Wait until it finishes (or stop it) and try again; ask and search still work meanwhile.",
 )
 _add("file_skipped", "已跳过 {path}：{message}", "Skipped {path}: {message}")
 _add("embedding", "向量化", "Embedding")

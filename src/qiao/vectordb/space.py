@@ -513,13 +513,12 @@ class Space:
                 "read_only=False to write"
             )
 
-    def drop(self) -> None:
-        """Close the space for good: later calls on this object raise SPACE_NOT_EXIST."""
-        self._dropped = True
-        self.close(snapshot=False)
+    def close(self, *, snapshot: bool = True, dropped: bool = False) -> None:
+        """Close the space; unless ``snapshot`` is False, first snapshot any logged writes.
 
-    def close(self, *, snapshot: bool = True) -> None:
-        """Close the space; unless ``snapshot`` is False, first snapshot any logged writes."""
+        With ``dropped``, later calls on this object raise SPACE_NOT_EXIST.
+        """
+        self._dropped = self._dropped or dropped
         if self._indexer is not None:
             self._indexer.stop()
         with self._lock:
