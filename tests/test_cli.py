@@ -713,3 +713,15 @@ def test_vectordb_serve_locked_folder_fails(
     assert served.exit_code == 1
     assert f"The vector database {folder} is locked" in message
     assert "such as another qiao vectordb serve" in message
+
+
+def test_module_runs_the_cli():
+    # `python -m qiao.cli.app` must run the CLI, not import it and exit 0 silently.
+    completed = subprocess.run(
+        [sys.executable, "-m", "qiao.cli.app", "vectordb", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "--master-port" in completed.stdout

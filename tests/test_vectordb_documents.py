@@ -76,6 +76,7 @@ VALID = {"title": "t", "emb": [0.0, 1.0, 2.0]}
         ({"emb": [1.0, float("nan"), 3.0]}, "NaN or infinite"),
         ({"emb": [1.0, float("inf"), 3.0]}, "NaN or infinite"),
         ({"emb": [1.0, "a", 3.0]}, "only numbers"),
+        ({"emb": [True, 0, 0]}, "got true or false"),
         ({"emb": {"feature": [1.0, 2.0, 3.0]}}, "list of 3 numbers"),
         ({"title": "x" * 65536}, "65535-byte limit"),
         ({"code": "x" * 1025}, "1024-byte limit of an indexed"),

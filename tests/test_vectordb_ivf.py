@@ -168,6 +168,16 @@ def test_ivfpq_with_hnsw_quantizer_and_opq(engine):
     assert hits[0]["_id"] == "7"
     assert hits[0]["_score"] == pytest.approx(0.0, abs=1e-4)
 
+    # faiss allocates recall_num, efSearch and limit results up front; the index caps them.
+    huge = 2**31 - 1
+    hits = space.search(
+        [{"field": "emb", "feature": vectors[7]}],
+        limit=huge,
+        index_params={"recall_num": huge, "efSearch": huge},
+    )[0]
+    assert hits[0]["_id"] == "7"
+    assert 0 < len(hits) <= len(vectors)
+
 
 def test_filtered_search_returns_exact_top_k(engine):
     vectors = clustered(3000)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from qiao.errors import StorageError
 from qiao.vectordb import Engine, ErrorCode, VectorDBError
 
 
@@ -194,8 +193,11 @@ def test_engine_space_lifecycle(engine):
     with pytest.raises(VectorDBError) as missing:
         engine.get_space("db", "docs")
     assert missing.value.code == ErrorCode.SPACE_NOT_EXIST
-    with pytest.raises(StorageError, match="closed"):
+    # A caller holding the Space from before the drop gets SPACE_NOT_EXIST, not "closed".
+    with pytest.raises(VectorDBError) as dropped:
         created.get(["x"])
+    assert dropped.value.code == ErrorCode.SPACE_NOT_EXIST
+    assert "dropped" in dropped.value.msg
 
 
 def test_engine_reports_unknown_database(engine):
@@ -204,9 +206,13 @@ def test_engine_reports_unknown_database(engine):
     assert caught.value.code == ErrorCode.DB_NOT_EXIST
 
 
-def test_engine_rejects_invalid_database_name(engine):
+@pytest.mark.parametrize("name", ["a/b", "bad\ud800"], ids=["slash", "lone surrogate"])
+def test_engine_rejects_invalid_database_name(engine, name):
     with pytest.raises(VectorDBError) as caught:
-        engine.create_database("a/b")
+        engine.create_database(name)
+    assert caught.value.code == ErrorCode.PARAM_ERROR
+    with pytest.raises(VectorDBError) as caught:
+        engine.get_space(name, "docs")
     assert caught.value.code == ErrorCode.PARAM_ERROR
 
 

@@ -65,6 +65,39 @@ def test_hnsw_recall_at_10_is_high(engine):
     assert found / (10 * len(queries)) >= 0.9
 
 
+@pytest.mark.parametrize("index_type", ["FLAT", "HNSW"])
+def test_huge_limit_and_ef_search_return_every_row(engine, index_type):
+    # faiss allocates limit (and efSearch) results per query up front, so a limit of
+    # 2**31 - 1 once aborted the process with std::bad_alloc.
+    rng = np.random.default_rng(8)
+    vectors = rng.standard_normal((40, 8)).astype(np.float32)
+    index = {"type": index_type, "params": {"metric_type": "L2"}}
+    space = vector_space(engine, index_type.lower(), 8, index)
+    fill(space, vectors)
+    huge = 2**31 - 1
+    hits = space.search(
+        [{"field": "emb", "feature": vectors[3].tolist()}],
+        limit=huge,
+        index_params={"efSearch": huge},
+    )[0]
+    expected = np.argsort(((vectors - vectors[3]) ** 2).sum(axis=1), kind="stable")
+    assert ids_of(hits) == expected.tolist()
+    assert space.search([{"field": "emb", "feature": vectors[3]}], limit=5, offset=huge) == [[]]
+
+
+@pytest.mark.parametrize(
+    "feature",
+    [[True, 0, 0, 0, 0, 0, 0, 0], [[1, 0, 0, 0, 0, 0, 0, 0]], [1, 0, "0", 0, 0, 0, 0, 0]],
+    ids=["boolean", "nested list", "string"],
+)
+def test_feature_must_be_a_flat_list_of_numbers(engine, feature):
+    space = vector_space(engine, "flat", 8, {"type": "FLAT"})
+    with pytest.raises(VectorDBError) as caught:
+        space.search([{"field": "emb", "feature": feature}])
+    assert caught.value.code == ErrorCode.PARAM_ERROR
+    assert "feature" in caught.value.msg
+
+
 def test_hnsw_brute_search_is_exact(engine):
     rng = np.random.default_rng(4)
     vectors = rng.standard_normal((1000, 16)).astype(np.float32)

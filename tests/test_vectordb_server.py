@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -349,6 +350,49 @@ BAD_REQUESTS = [
     ("limit as float", "/document/query", {**TARGET, "limit": 2.5}, 400, 1),
     ("numeric ids", "/document/query", {**TARGET, "document_ids": [1, 2]}, 400, 1),
     ("NaN vector", "/document/upsert", b'{"documents": [{"vec": [NaN, 0, 0, 0]}]}', 400, 1),
+    (
+        "number beyond float64",
+        "/document/search",
+        b'{"db_name": "shop", "space_name": "items", "vectors": '
+        b'[{"field": "vec", "feature": [1, 0, 0, 0], "min_score": 1e309}]}',
+        400,
+        1,
+    ),
+    (
+        "integer of 5000 digits",
+        "/document/query",
+        b'{"db_name": "shop", "space_name": "items", "limit": ' + b"9" * 5000 + b"}",
+        400,
+        1,
+    ),
+    (
+        "lone surrogate in db_name",
+        "/document/query",
+        b'{"db_name": "\\ud800", "space_name": "items", "document_ids": ["a"]}',
+        400,
+        1,
+    ),
+    (
+        "boolean in feature",
+        "/document/search",
+        {**TARGET, "vectors": [{"field": "vec", "feature": [True, 0, 0, 0]}]},
+        400,
+        6,
+    ),
+    (
+        "nested feature",
+        "/document/search",
+        {**TARGET, "vectors": [{"field": "vec", "feature": [[1, 0, 0, 0]]}]},
+        400,
+        6,
+    ),
+    (
+        "boolean in vector",
+        "/document/upsert",
+        {**TARGET, "documents": [{"_id": "z", "vec": [True, 0, 0, 0]}]},
+        500,
+        400,
+    ),
     ("unknown space on upsert", "/document/upsert", {**UNKNOWN, "documents": [{}]}, 500, 6),
     ("unknown space on search", "/document/search", {**UNKNOWN, "vectors": VECTOR}, 500, 6),
     ("unknown db on query", "/document/query", {"db_name": "no", "space_name": "x"}, 500, 6),
@@ -503,6 +547,47 @@ def test_bad_request(client: httpx.Client, path: str, body: object, status: int,
     assert response.status_code == status, response.text
     assert response.json()["code"] == code, response.text
     assert response.json()["msg"]
+
+
+def test_huge_limit_returns_every_document(client: httpx.Client) -> None:
+    # The limit used to reach faiss, which allocates it per query and aborted the server.
+    body = {**TARGET, "vectors": VECTOR, "limit": 2**31 - 1, "fields": ["title"]}
+    response = client.post("/document/search", json=body)
+    assert response.json()["code"] == 0, response.text
+    hits = response.json()["data"]["documents"][0]
+    assert [hit["_id"] for hit in hits][:1] == ["a"]
+    assert len(hits) == client.get("/dbs/shop/spaces/items").json()["data"]["doc_num"]
+
+
+@pytest.mark.slow
+def test_drop_during_searches_gives_code_6(client: httpx.Client) -> None:
+    # Searches that resolved the space before a drop must not end in HTTP 500, code 1.
+    schema = {**SCHEMA, "name": "dropped"}
+    target = {"db_name": "shop", "space_name": "dropped"}
+    answers: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def search() -> None:
+        with httpx.Client(base_url=str(client.base_url), auth=ROOT_AUTH, timeout=30) as own:
+            while not stop.is_set():
+                response = own.post("/document/search", json={**target, "vectors": VECTOR})
+                answers.append((response.status_code, response.json()["code"]))
+
+    # Enough rows that each search holds the space a while, so drops land mid-search.
+    rows = [{"_id": str(i), "vec": [i % 7, i % 5, i % 3, 1]} for i in range(20000)]
+    threads = [threading.Thread(target=search) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for _ in range(4):
+        assert client.post("/dbs/shop/spaces", json=schema).json()["code"] == 0
+        client.post("/document/upsert", json={**target, "documents": rows})
+        time.sleep(0.2)
+        assert client.delete("/dbs/shop/spaces/dropped").json()["code"] == 0
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert answers
+    assert set(answers) <= {(200, 0), (500, 6)}
 
 
 def test_bad_database_name(client: httpx.Client) -> None:

@@ -68,6 +68,15 @@ def test_partition_num_cannot_shrink(engine):
     assert "should greater than" in error.value.msg
 
 
+def test_partition_num_expansion_is_capped(engine):
+    # Space creation caps partition_num at 1024, and an update must not go around it.
+    with pytest.raises(VectorDBError) as error:
+        engine.update_space("db", "docs", {"partition_num": 5000})
+    assert error.value.code == ErrorCode.PARAM_ERROR
+    assert "above the maximum 1024" in error.value.msg
+    assert engine.get_space("db", "docs").describe()["partition_num"] == 2
+
+
 def test_added_field_gets_default_and_persists(tmp_path):
     path = tmp_path / "db"
     with Engine(path) as engine:

@@ -64,3 +64,8 @@ def main() -> None:
     except KeyboardInterrupt:
         error_console.print(t("interrupted"))
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    # `python -m qiao.cli.app` runs the same CLI as the `qiao` script.
+    main()

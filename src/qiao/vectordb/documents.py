@@ -115,6 +115,9 @@ def _vector_value(spec: FieldSpec, value: object) -> np.ndarray:
         raise _FieldError("is null; send a list of numbers or leave the field out")
     if not isinstance(value, list | tuple | np.ndarray):
         raise _FieldError(f"must be a list of {spec.dimension} numbers, got {type(value).__name__}")
+    if not isinstance(value, np.ndarray) and any(isinstance(item, bool) for item in value):
+        # numpy turns [true, 0] into integers; Vearch's float parser rejects true and false.
+        raise _FieldError("must contain only numbers, got true or false")
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":
         raise _FieldError(f"must contain only numbers, got array of {array.dtype}")

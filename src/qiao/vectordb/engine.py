@@ -233,7 +233,7 @@ class Engine:
                 )
             space = self._spaces.pop((db, name), None)
             if space is not None:
-                space.close(snapshot=False)
+                space.close(snapshot=False, dropped=True)
             self._remove(directory)
         logger.info("dropped space %s/%s", db, name)
 

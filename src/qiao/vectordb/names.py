@@ -34,7 +34,14 @@ def validate_name(name: object, kind: str) -> str:
             ErrorCode.PARAM_ERROR,
             f"invalid {kind} name {name!r}: remove the characters {''.join(bad)!r}",
         )
-    if len(name.encode("utf-8")) > _MAX_NAME_BYTES:
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise VectorDBError(
+            ErrorCode.PARAM_ERROR,
+            f"invalid {kind} name {ascii(name)[:60]}: it has a lone surrogate; use valid Unicode",
+        ) from None
+    if size > _MAX_NAME_BYTES:
         raise VectorDBError(
             ErrorCode.PARAM_ERROR,
             f"invalid {kind} name {name[:40]!r}...: it is longer than {_MAX_NAME_BYTES} bytes",

@@ -8,6 +8,7 @@ top hits remain, scored by the weighted sum of their per-field scores.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,13 @@ def _parse_vector_query(schema: SpaceSchema, entry: object) -> VectorQuery:
     feature = entry.get("feature")
     if feature is None or (isinstance(feature, list | tuple) and not feature):
         raise _param_error(f"vector field {name!r}: feature is empty")
+    if isinstance(feature, list | tuple) and not all(
+        isinstance(item, numbers.Real) and not isinstance(item, bool) for item in feature
+    ):
+        # Vearch reads feature as a flat float32 array: no strings, booleans or nested lists.
+        raise _param_error(
+            f"vector field {name!r}: feature must be a flat list of numbers (nq x dimension)"
+        )
     array = np.asarray(feature)
     if array.dtype.kind not in "fiu":
         raise _param_error(f"vector field {name!r}: feature must contain only numbers")

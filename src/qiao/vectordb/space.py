@@ -88,6 +88,7 @@ class Space:
         self._next_snapshot_bytes = snapshot_wal_bytes
         self._lock = threading.RLock()
         self._closed = False
+        self._dropped = False
         self._persistence = SpacePersistence(directory, schema, read_only=read_only)
         self._store, self._indexes = self._persistence.load()
         orphans = reconcile_partitions(self._store, self.meta.layout)
@@ -340,7 +341,6 @@ class Space:
         queries = parse_vector_queries(self.schema, vectors)
         skip, limit = parse_paging(limit, page_size, page_num, offset)
         sort_keys = parse_sort(sort, self.schema, allow_score=True)
-        k = skip + limit
         index_params = check_index_params(index_params)
         weights = parse_weights(ranker, len(queries))
         parsed = parse_filter(filters, self.schema)
@@ -353,6 +353,9 @@ class Space:
                 bool(self.schema.options.get("enable_realtime")),
                 self.name,
             )
+            # No search finds more hits than the space has rows, and faiss allocates k
+            # results per query up front, so a huge limit must not reach the index.
+            k = min(skip + limit, max(self._store.row_count, 1))
             scalars, vector_fields = select_fields(self.schema, fields, vector_value)
             allowed = self._allowed_rows(parsed)
             restrict = partition_mask(self._store, self.meta.layout, None, partition_names)
@@ -492,6 +495,11 @@ class Space:
     # Lifecycle.
 
     def _check_open(self) -> None:
+        if self._dropped:
+            raise VectorDBError(
+                ErrorCode.SPACE_NOT_EXIST,
+                f"space {self.name!r} does not exist in database {self.db_name!r}; it was dropped",
+            )
         if self._closed:
             raise StorageError(
                 f"space {self.db_name}/{self.name} is closed; get it from an open engine"
@@ -505,8 +513,12 @@ class Space:
                 "read_only=False to write"
             )
 
-    def close(self, *, snapshot: bool = True) -> None:
-        """Close the space; unless ``snapshot`` is False, first snapshot any logged writes."""
+    def close(self, *, snapshot: bool = True, dropped: bool = False) -> None:
+        """Close the space; unless ``snapshot`` is False, first snapshot any logged writes.
+
+        With ``dropped``, later calls on this object raise SPACE_NOT_EXIST.
+        """
+        self._dropped = self._dropped or dropped
         if self._indexer is not None:
             self._indexer.stop()
         with self._lock:

@@ -28,7 +28,7 @@ from qiao.vectordb.partitions import (
     parse_ranges,
     range_value_nanos,
 )
-from qiao.vectordb.schema import SpaceSchema, parse_field
+from qiao.vectordb.schema import MAX_PARTITION_NUM, SpaceSchema, parse_field
 from qiao.vectordb.space_meta import SPACE_FILE
 
 if TYPE_CHECKING:
@@ -110,6 +110,11 @@ def _expand(
 ) -> tuple[SpaceSchema, PartitionLayout]:
     if isinstance(partition_num, bool) or not isinstance(partition_num, int):
         raise _param_error(f"partition_num must be an integer, got {partition_num!r}")
+    if partition_num > MAX_PARTITION_NUM:
+        raise _param_error(
+            f"partition_num {partition_num} is above the maximum {MAX_PARTITION_NUM}; "
+            "use fewer partitions"
+        )
     if partition_num < schema.partition_num:
         raise _param_error(
             f"paritition_num: {partition_num} now should greater than origin space "

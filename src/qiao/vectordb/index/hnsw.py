@@ -113,7 +113,8 @@ class HnswIndex(VectorIndex):
         ef_search = _int_param(
             {"efSearch": search_params.get("efSearch", self.params["efSearch"])}, "efSearch", None
         )
-        ef_search = max(ef_search, k)
+        # faiss sizes its candidate heaps by efSearch; a walk never visits more than ntotal nodes.
+        ef_search = max(min(ef_search, self.ntotal), k)
         if allowed is None:
             with single_thread(len(queries)):
                 distances, labels = self._index.search(

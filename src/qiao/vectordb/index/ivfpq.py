@@ -154,13 +154,16 @@ class IvfPqIndex(TrainedIndex):
             return SearchResult(empty, [np.empty(0, dtype=np.float32) for _ in queries])
         recall = int_param(search_params, "recall_num", k, owner=self.type_name)
         assert recall is not None
-        fetch = max(recall, k)
+        # faiss allocates ``fetch`` results per query up front; more than the index holds is waste.
+        fetch = min(max(recall, k), self._index.ntotal)
         options: dict[str, Any] = {"nprobe": nprobe}
         if selector is not None:
             options["sel"] = selector
         hnsw = self.params.get("hnsw")
         if hnsw:
             ef_search = int_param(search_params, "efSearch", hnsw["efSearch"], owner="IVFPQ hnsw")
+            # The centroid graph has ncentroids nodes; a larger heap only costs memory.
+            ef_search = min(ef_search, max(self.params["ncentroids"], nprobe))
             options["quantizer_params"] = faiss.SearchParametersHNSW(efSearch=ef_search)
         ivf = _ivf_part(self._index)
         transformed = queries

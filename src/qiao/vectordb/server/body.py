@@ -10,6 +10,7 @@ rejected here too.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,9 @@ __all__ = ["BodyField", "bind_body", "body_schema", "read_json"]
 
 # Largest request body read, as a guard against memory exhaustion.
 MAX_BODY_BYTES = 256 * 1024 * 1024
+
+# Longer integers are far outside every field's range, and int() rejects over 4300 digits.
+_MAX_INT_DIGITS = 4000
 
 _INT_RANGES = {
     "int32": (-(2**31), 2**31 - 1),
@@ -38,6 +42,39 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON; send finite numbers")
 
 
+def _finite_float(text: str) -> float:
+    # Python reads 1e309 as inf; Go's decoder rejects a number out of float64 range.
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is out of the float64 range; send finite numbers")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    # int() rejects over 4300 digits with a message about Python's internals, so check first.
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"a number has {len(text)} digits; send numbers in the 64-bit range")
+    return int(text)
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """Return the first string in ``value`` with a lone UTF-16 surrogate, else None."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
+
+
 async def read_json(request: Request, *, required: bool = True) -> Any:
     """Return the parsed JSON body; an empty body is None unless ``required``."""
     raw = await request.body()
@@ -48,13 +85,28 @@ async def read_json(request: Request, *, required: bool = True) -> Any:
             raise _binding_error("the body is empty; send a JSON object")
         return None
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(
+            raw,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
     except UnicodeDecodeError as error:
         raise _binding_error(f"the body is not UTF-8: {error}") from None
     except ValueError as error:
         raise _binding_error(f"malformed JSON: {error}") from None
     except RecursionError:
         raise _binding_error("the JSON is nested too deeply") from None
+
+    # An escape such as "\ud800" decodes to a string that no file or index can store.
+    if b"\\u" in raw:
+        bad = _lone_surrogate(body)
+        if bad is not None:
+            raise _binding_error(
+                f"the string {ascii(bad)[:80]} has a lone UTF-16 surrogate escape; "
+                "send valid Unicode text"
+            )
+    return body
 
 
 @dataclass(frozen=True)

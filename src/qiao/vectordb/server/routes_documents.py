@@ -76,6 +76,22 @@ async def _space_request(request: Request, body_fields: tuple) -> tuple[dict[str
     return body, space
 
 
+async def _space_call(request: Request, method: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``method`` of a resolved space; a space dropped meanwhile is an unknown space.
+
+    A request that resolved its space just before a concurrent drop reaches the
+    closed space, which raises SPACE_NOT_EXIST. The answer is then the one an
+    unknown space gets on a document call: HTTP 500 with code 6.
+    """
+    try:
+        return await call_engine(request, method, *args, **kwargs)
+    except VectorDBError as error:
+        if error.code == ErrorCode.SPACE_NOT_EXIST:
+            logger.info("%s %s: %s", request.method, request.url.path, error.msg)
+            raise ApiError.from_error(error, 500, int(ErrorCode.PARAM_ERROR)) from None
+        raise
+
+
 def _optional(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return {name: body[name] for name in names if name in body}
 
@@ -88,7 +104,7 @@ def _optional(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 async def upsert_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.UPSERT)
     try:
-        ids = await call_engine(
+        ids = await _space_call(
             request, space.upsert, body.get("documents"), partitions=body.get("partitions")
         )
     except VectorDBError as error:
@@ -117,7 +133,7 @@ _QUERY_OPTIONS = (
 async def query_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.QUERY)
     try:
-        documents = await call_engine(
+        documents = await _space_call(
             request,
             space.query,
             body.get("document_ids"),
@@ -151,7 +167,7 @@ _SEARCH_OPTIONS = (
 async def search_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.SEARCH)
     try:
-        results = await call_engine(
+        results = await _space_call(
             request,
             space.search,
             body.get("vectors"),
@@ -176,7 +192,7 @@ async def search_documents(request: Request) -> Any:
 async def delete_documents(request: Request) -> Any:
     body, space = await _space_request(request, fields.DELETE)
     try:
-        deleted = await call_engine(
+        deleted = await _space_call(
             request, space.delete, body.get("document_ids"), body.get("filters"), body.get("limit")
         )
     except VectorDBError as error:
@@ -202,7 +218,7 @@ def _index_error(error: VectorDBError) -> ApiError:
 async def flush_space(request: Request) -> Any:
     _, space = await _space_request(request, fields.INDEX)
     try:
-        await call_engine(request, space.flush)
+        await _space_call(request, space.flush)
     except VectorDBError as error:
         raise ApiError.from_error(error, 500) from None
     return success(request, _shards())
@@ -216,7 +232,7 @@ async def flush_space(request: Request) -> Any:
 async def forcemerge_space(request: Request) -> Any:
     body, space = await _space_request(request, fields.INDEX)
     try:
-        await call_engine(request, space.forcemerge, partition_id=body.get("partition_id"))
+        await _space_call(request, space.forcemerge, partition_id=body.get("partition_id"))
     except VectorDBError as error:
         raise _index_error(error) from None
     return success(request, _shards())
@@ -230,7 +246,7 @@ async def forcemerge_space(request: Request) -> Any:
 async def rebuild_index(request: Request) -> Any:
     body, space = await _space_request(request, fields.INDEX)
     try:
-        await call_engine(
+        await _space_call(
             request,
             space.rebuild_index,
             drop_before_rebuild=body.get("drop_before_rebuild", False),
