@@ -183,6 +183,16 @@ class Engine:
                 )
             return self._open_space(db, directory)
 
+    def _loaded_space(self, db: str, name: str) -> Space | None:
+        """Return space ``name`` of ``db`` if it is open already, else None; never blocks.
+
+        For callers on an event loop; ``get_space`` or ``resolve_space`` in a
+        worker thread handle the other cases (opening, aliases, errors).
+        """
+        if self._closed:
+            return None
+        return self._spaces.get((db, name))
+
     def _open_space(self, db: str, directory: Path) -> Space:
         meta = read_space_meta(directory)
         space = Space(

@@ -74,13 +74,16 @@ class DocumentRenderer:
 
         Vector values are returned as lists of the stored float32 values.
         """
+        ids = self._store.ids
+        if not vectors and all(spec.type is FieldType.STRING for spec in scalars):
+            return self._render_plain(rows, ids, scalars, scores)
         row_array = np.asarray(rows, dtype=np.int64)
         vector_values = {
             spec.name: self._indexes[spec.name].reconstruct(row_array).tolist() for spec in vectors
         }
         documents = []
         for position, row in enumerate(row_array.tolist()):
-            document: dict[str, Any] = {"_id": self._store.ids[row]}
+            document: dict[str, Any] = {"_id": ids[row]}
             if scores is not None:
                 document["_score"] = float(scores[position])
             for spec in scalars:
@@ -89,4 +92,25 @@ class DocumentRenderer:
             for spec in vectors:
                 document[spec.name] = vector_values[spec.name][position]
             documents.append(document)
+        return documents
+
+    def _render_plain(
+        self,
+        rows: Sequence[int],
+        ids: list[str],
+        scalars: Sequence[FieldSpec],
+        scores: Sequence[float] | None,
+    ) -> list[dict[str, Any]]:
+        """Render documents whose returned fields need no conversion (ids and strings)."""
+        columns = [(spec.name, self._store.columns[spec.name]) for spec in scalars]
+        if scores is None:
+            documents = [{"_id": ids[row]} for row in rows]
+        else:
+            documents = [
+                {"_id": ids[row], "_score": float(score)}
+                for row, score in zip(rows, scores, strict=True)
+            ]
+        for name, column in columns:
+            for document, row in zip(documents, rows, strict=True):
+                document[name] = column.get(row)
         return documents

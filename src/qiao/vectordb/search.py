@@ -100,7 +100,8 @@ def _parse_vector_query(schema: SpaceSchema, entry: object) -> VectorQuery:
     array = np.asarray(feature)
     if array.dtype.kind not in "fiu":
         raise _param_error(f"vector field {name!r}: feature must contain only numbers")
-    flat = array.astype(np.float32).ravel()
+    # No copy when the caller passes float32; nothing below writes into the array.
+    flat = array.astype(np.float32, copy=False).ravel()
     if flat.size % spec.dimension:
         raise _param_error(
             f"vector field {name!r}: feature length {flat.size} is not a multiple of the "

@@ -17,6 +17,7 @@ from qiao.vectordb.documents import DocumentPatch, validate_documents
 from qiao.vectordb.errors import ErrorCode, VectorDBError
 from qiao.vectordb.filters import parse_filter
 from qiao.vectordb.ids import new_document_id
+from qiao.vectordb.index.base import INDEXED
 from qiao.vectordb.index_admin import IndexAdmin
 from qiao.vectordb.indexer import index_progress, start_indexer
 from qiao.vectordb.mutations import apply_delete, apply_upsert
@@ -348,7 +349,7 @@ class Space:
             self._check_open()
             brute_force = use_brute_force(
                 is_brute_search,
-                index_progress(self._indexes)[0],
+                self._index_status(),
                 self._store.row_count,
                 bool(self.schema.options.get("enable_realtime")),
                 self.name,
@@ -358,9 +359,10 @@ class Space:
             k = min(skip + limit, max(self._store.row_count, 1))
             scalars, vector_fields = select_fields(self.schema, fields, vector_value)
             allowed = self._allowed_rows(parsed)
-            restrict = partition_mask(self._store, self.meta.layout, None, partition_names)
-            if restrict is not None:
-                allowed = restrict if allowed is None else allowed & restrict
+            if partition_names is not None:
+                restrict = partition_mask(self._store, self.meta.layout, None, partition_names)
+                if restrict is not None:
+                    allowed = restrict if allowed is None else allowed & restrict
             per_field = [
                 search_field(
                     self._indexes[query.field.name],
@@ -383,11 +385,20 @@ class Space:
                 row_list, score_list = rows.tolist(), scores.tolist()
                 if sort_keys:
                     row_list, score_list = sort_hits(self._store, row_list, score_list, sort_keys)
-                page = slice(skip, skip + limit)
-                results.append(
-                    renderer.render(row_list[page], scalars, vector_fields, score_list[page])
-                )
+                if skip or len(row_list) > limit:
+                    row_list = row_list[skip : skip + limit]
+                    score_list = score_list[skip : skip + limit]
+                results.append(renderer.render(row_list, scalars, vector_fields, score_list))
             return results
+
+    def _index_status(self) -> int:
+        """Return the lowest index_status over the vector indexes (INDEXED without any)."""
+        status = INDEXED
+        for index in self._indexes.values():
+            index_status = index.index_status
+            if index_status < status:
+                status = index_status
+        return status
 
     def _allowed_rows(self, parsed: Any) -> np.ndarray | None:
         if parsed is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
@@ -28,6 +28,7 @@ __all__ = [
     "VectorIndex",
     "merge_results",
     "parse_metric",
+    "search_faiss",
     "single_thread",
 ]
 
@@ -87,6 +88,39 @@ def single_thread(query_count: int) -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(previous)
+
+
+def search_faiss(
+    index: faiss.Index, queries: np.ndarray, k: int, parameters: faiss.SearchParameters
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return faiss's ``(distances, labels)``, on one OpenMP thread for a handful of queries."""
+    if len(queries) > 4 or faiss.omp_get_max_threads() == 1:
+        return index.search(queries, k, params=parameters)
+    with single_thread(len(queries)):
+        return index.search(queries, k, params=parameters)
+
+
+class ParameterCache:
+    """Reusable faiss SearchParameters without a selector, one per setting (efSearch, nprobe).
+
+    faiss only reads the parameters during a search, so threads may share
+    them. Building new ones costs a few microseconds per query.
+    """
+
+    _MAX_ENTRIES = 64
+
+    def __init__(self, factory: Callable[[int], faiss.SearchParameters]) -> None:
+        self._factory = factory
+        self._entries: dict[int, faiss.SearchParameters] = {}
+
+    def get(self, setting: int) -> faiss.SearchParameters:
+        parameters = self._entries.get(setting)
+        if parameters is None:
+            if len(self._entries) >= self._MAX_ENTRIES:
+                self._entries = {}
+            parameters = self._factory(setting)
+            self._entries[setting] = parameters
+        return parameters
 
 
 class VectorIndex(ABC):
@@ -245,4 +279,7 @@ def merge_results(
 
 def trim_faiss_result(distances: np.ndarray, labels: np.ndarray) -> SearchResult:
     """Convert a faiss ``(distances, labels)`` pair to a SearchResult without padding."""
-    return _trim(distances, labels, labels >= 0)
+    valid = labels >= 0
+    if valid.all():
+        return SearchResult(list(labels), list(distances))
+    return _trim(distances, labels, valid)

@@ -10,9 +10,11 @@ import numpy as np
 from qiao.vectordb.errors import ErrorCode, VectorDBError
 from qiao.vectordb.index.base import (
     Metric,
+    ParameterCache,
     SearchResult,
     VectorIndex,
     parse_metric,
+    search_faiss,
     single_thread,
     trim_faiss_result,
 )
@@ -60,6 +62,7 @@ class HnswIndex(VectorIndex):
             index.hnsw.efConstruction = params["efConstruction"]
         self._index = index
         self._storage = faiss.downcast_index(index.storage)
+        self._parameters = ParameterCache(lambda ef: faiss.SearchParametersHNSW(efSearch=ef))
 
     @classmethod
     def validate_params(cls, params: dict[str, Any], dimension: int) -> dict[str, Any]:
@@ -110,16 +113,14 @@ class HnswIndex(VectorIndex):
         allowed: np.ndarray | None,
         search_params: dict[str, Any],
     ) -> SearchResult:
-        ef_search = _int_param(
-            {"efSearch": search_params.get("efSearch", self.params["efSearch"])}, "efSearch", None
-        )
+        ef_search = search_params.get("efSearch", self.params["efSearch"])
+        if type(ef_search) is not int or ef_search < 1:
+            ef_search = _int_param({"efSearch": ef_search}, "efSearch", None)
         # faiss sizes its candidate heaps by efSearch; a walk never visits more than ntotal nodes.
         ef_search = max(min(ef_search, self.ntotal), k)
         if allowed is None:
-            with single_thread(len(queries)):
-                distances, labels = self._index.search(
-                    queries, k, params=faiss.SearchParametersHNSW(efSearch=ef_search)
-                )
+            parameters = self._parameters.get(ef_search)
+            distances, labels = search_faiss(self._index, queries, k, parameters)
             return trim_faiss_result(distances, labels)
         allowed_count = int(np.count_nonzero(allowed[: self.ntotal]))
         if allowed_count <= _EXACT_MAX_ROWS:

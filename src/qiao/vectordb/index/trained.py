@@ -28,11 +28,12 @@ from qiao.vectordb.index.base import (
     INDEXING,
     UNINDEXED,
     Metric,
+    ParameterCache,
     SearchResult,
     VectorIndex,
     merge_results,
     parse_metric,
-    single_thread,
+    search_faiss,
     trim_faiss_result,
 )
 from qiao.vectordb.index.params import int_param, param_error
@@ -102,6 +103,7 @@ class TrainedIndex(VectorIndex):
         self.training = False
         #: Set by ``Space.rebuild_index``: train a new faiss index and swap it in.
         self.rebuild_requested = False
+        self._parameters = ParameterCache(lambda nprobe: faiss.SearchParametersIVF(nprobe=nprobe))
 
     @property
     def training_threshold(self) -> int:
@@ -226,8 +228,10 @@ class TrainedIndex(VectorIndex):
         if self._index is None:
             return self.exact_search(queries, k, allowed)
         indexed = self.indexed_count
-        nprobe = int_param(search_params, "nprobe", self.params["nprobe"], owner=self.type_name)
-        assert nprobe is not None
+        nprobe = search_params.get("nprobe", self.params["nprobe"])
+        if type(nprobe) is not int or nprobe < 1:
+            nprobe = int_param(search_params, "nprobe", self.params["nprobe"], owner=self.type_name)
+            assert nprobe is not None
         if allowed is None:
             result = self._search_index(queries, k, nprobe, None, search_params)
         else:
@@ -259,11 +263,9 @@ class TrainedIndex(VectorIndex):
         if self._index.ntotal == 0:
             empty = [np.empty(0, dtype=np.int64) for _ in range(len(queries))]
             return SearchResult(empty, [np.empty(0, dtype=np.float32) for _ in queries])
-        options: dict[str, Any] = {"nprobe": nprobe}
-        if selector is not None:
-            options["sel"] = selector
-        with single_thread(len(queries)):
-            distances, labels = self._index.search(
-                queries, k, params=faiss.SearchParametersIVF(**options)
-            )
+        if selector is None:
+            parameters = self._parameters.get(nprobe)
+        else:
+            parameters = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
+        distances, labels = search_faiss(self._index, queries, k, parameters)
         return trim_faiss_result(distances, labels)

@@ -66,13 +66,11 @@ def _document_error(error: VectorDBError, execution_status: int) -> ApiError:
 async def _space_request(request: Request, body_fields: tuple) -> tuple[dict[str, Any], Any]:
     body = bind_body(await read_json(request), body_fields)
     state = get_state(request)
-    space = await call_engine(
-        request,
-        resolve_document_space,
-        state,
-        body.get("db_name", ""),
-        body.get("space_name", ""),
-    )
+    db_name, space_name = body.get("db_name", ""), body.get("space_name", "")
+    # An open space needs no worker thread; opening one or resolving an alias reads files.
+    space = state.engine._loaded_space(db_name, space_name)
+    if space is None:
+        space = await call_engine(request, resolve_document_space, state, db_name, space_name)
     return body, space
 
 
