@@ -301,6 +301,12 @@ EMBEDDING_CASES = [
         400,
         "passage or query",
     ),
+    (
+        "other dimensions",
+        {"model": "multilingual-e5-small", "input": "x", "dimensions": 8},
+        400,
+        "returns 384 dimensions",
+    ),
 ]
 
 

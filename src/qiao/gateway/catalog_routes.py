@@ -83,6 +83,14 @@ async def embeddings(request: Request) -> JSONResponse:
         )
 
     embedder = create_embedder(name)
+    # The model cannot shorten its vectors, so only its own dimension is accepted.
+    dimensions = body.get("dimensions")
+    if dimensions is not None and dimensions != embedder.dim:
+        raise invalid(
+            f"invalid 'dimensions' {dimensions!r}: {embedder_id!r} returns {embedder.dim} "
+            "dimensions; leave 'dimensions' out or set it to that number",
+            "dimensions",
+        )
     if input_type == "query":
         vectors = await asyncio.to_thread(lambda: [embedder.embed_query(text) for text in texts])
     else:
