@@ -8,7 +8,7 @@ import sys
 import typer
 
 from qiao import __version__
-from qiao.cli import evaluate, kb, workshop
+from qiao.cli import evaluate, kb, workshop, workshop_export
 from qiao.cli.ask import ask, search
 from qiao.cli.common import error_console, t
 from qiao.cli.demo import demo
@@ -29,6 +29,7 @@ app = typer.Typer(
 app.add_typer(kb.app, name="kb")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(workshop.app, name="workshop")
+app.add_typer(workshop_export.models_app, name="models")
 app.command("ask")(ask)
 app.command("search")(search)
 app.command("demo")(demo)

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from qiao.cli import workshop_export
 from qiao.cli.common import JsonOption, LangOption, console, error_console, setup, t
 from qiao.cli.progress import ChunkProgress, progress_bar
 from qiao.errors import InvalidInputError
@@ -32,6 +33,7 @@ data_app = typer.Typer(
     help="Prepare and mix training data. / 准备并混合训练数据。", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+app.add_typer(workshop_export.app)
 
 
 @data_app.command("prepare")

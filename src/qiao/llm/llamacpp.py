@@ -31,16 +31,26 @@ class LlamaCppGenerator(Generator):
     exhausted or closed.
     """
 
-    def __init__(self, model_path: Path, threads: int = 0, context_size: int = 4096) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        threads: int = 0,
+        context_size: int = 4096,
+        lora_path: Path | None = None,
+    ) -> None:
         if threads < 0:
             raise InvalidInputError(f"invalid thread count {threads}; use 0 for all CPU cores")
         if context_size < 1:
             raise InvalidInputError(f"invalid context size {context_size}; use a positive number")
         llama_cpp = require("llama_cpp", "llm", "llama-cpp-python")
         self.model_path = verify_model_file(model_path)
+        # A GGUF LoRA adapter (qiao workshop export) that llama.cpp applies on top of the model.
+        self.lora_path = verify_model_file(lora_path) if lora_path else None
         self.threads = threads or _available_cores()
         self.context_size = context_size
         self.name = f"llama.cpp:{self.model_path.name}"
+        if self.lora_path:
+            self.name += f"+{self.lora_path.name}"
         self._lock = threading.Lock()
 
         began = time.perf_counter()
@@ -52,15 +62,18 @@ class LlamaCppGenerator(Generator):
             with guard:
                 self._llama: Any = llama_cpp.Llama(
                     model_path=str(self.model_path),
+                    lora_path=str(self.lora_path) if self.lora_path else None,
                     n_ctx=context_size,
                     n_threads=self.threads,
                     n_threads_batch=self.threads,
                     verbose=False,
                 )
         except (ValueError, RuntimeError, OSError) as error:
+            adapter = f" with the LoRA adapter {self.lora_path}" if self.lora_path else ""
             raise ModelError(
-                f"llama.cpp failed to load {self.model_path}: {error}; check that the file is a "
-                f"complete GGUF model supported by llama-cpp-python {llama_cpp.__version__}"
+                f"llama.cpp failed to load {self.model_path}{adapter}: {error}; check that the "
+                f"files are complete GGUF files supported by llama-cpp-python "
+                f"{llama_cpp.__version__}, and that the adapter was exported for this model"
             ) from error
         logger.info(
             "loaded %s with llama.cpp in %.2f s (%d threads, context %d tokens)",

@@ -146,6 +146,9 @@ def check_match(adapter: AdapterInfo, hf_base: Path, base: BaseInfo) -> dict[str
             f"{base.architecture!r}; give the base GGUF and folder of the same model",
             key="ex_arch_mismatch",
             value=str(base.path),
+            hf=str(hf_base),
+            hf_arch=str(model_type),
+            arch=base.architecture,
         )
     for key, gguf_value in (("hidden_size", base.hidden_size), ("num_hidden_layers", base.layers)):
         if gguf_value is not None and config.get(key) != gguf_value:
@@ -155,6 +158,9 @@ def check_match(adapter: AdapterInfo, hf_base: Path, base: BaseInfo) -> dict[str
                 "trained on",
                 key="ex_size_mismatch",
                 value=str(base.path),
+                name=key,
+                hf_value=config.get(key),
+                gguf_value=gguf_value,
             )
 
     trained_class = (adapter.config.get("auto_mapping") or {}).get("base_model_class")
@@ -164,6 +170,8 @@ def check_match(adapter: AdapterInfo, hf_base: Path, base: BaseInfo) -> dict[str
             f"base is {', '.join(config.get('architectures') or [])}; give the adapter's own base",
             key="ex_adapter_other_arch",
             value=str(adapter.folder),
+            trained=trained_class,
+            base=", ".join(config.get("architectures") or []),
         )
     _check_adapter_shapes(adapter, config)
     return config
@@ -202,8 +210,11 @@ def _check_adapter_shapes(adapter: AdapterInfo, config: dict[str, Any]) -> None:
                 raise InvalidInputError(
                     f"adapter tensor {name} is for layer {match.group(1)}, but the base has "
                     f"{layers} layers; the adapter belongs to a larger model",
-                    key="ex_adapter_shape",
+                    key="ex_adapter_layers",
                     value=str(adapter.weights),
+                    tensor=name,
+                    layer=match.group(1),
+                    layers=layers,
                 )
             if ".lora_A." not in name:
                 continue
@@ -213,6 +224,9 @@ def _check_adapter_shapes(adapter: AdapterInfo, config: dict[str, Any]) -> None:
                     f"adapter tensor {name} takes inputs of size {width}, but the base has "
                     f"hidden size {config.get('hidden_size')}; the adapter belongs to another "
                     "model",
-                    key="ex_adapter_shape",
+                    key="ex_adapter_width",
                     value=str(adapter.weights),
+                    tensor=name,
+                    width=width,
+                    hidden=config.get("hidden_size"),
                 )
