@@ -33,6 +33,7 @@ from qiao.llm.registry import RegisteredModel, load_registry, register_model
 from qiao.workshop.converter import ensure_converter
 from qiao.workshop.deploy import deploy_model
 from qiao.workshop.export import export_adapter
+from qiao.workshop.export_checks import check_gguf_complete
 
 HIDDEN = 64
 LAYERS = 2
@@ -150,6 +151,39 @@ def test_metadata_rejects_truncated_header(tmp_path):
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(ModelError, match="damaged or truncated"):
         read_gguf_metadata(path, ["qwen2.block_count"])
+
+
+def write_gguf_with_tensor(path: Path) -> Path:
+    """Write a GGUF v3 file with one F32 tensor of 4 values, its data aligned to 32 bytes."""
+    header = b"".join(
+        [
+            b"GGUF",
+            struct.pack("<IQQ", 3, 1, 1),
+            _gguf_string("general.type"),
+            struct.pack("<I", 8),
+            _gguf_string("adapter"),
+            _gguf_string("weight"),
+            struct.pack("<IQIQ", 1, 4, 0, 0),
+        ]
+    )
+    padding = b"\0" * (-len(header) % 32)
+    path.write_bytes(header + padding + struct.pack("<4f", 1, 2, 3, 4))
+    return path
+
+
+def test_complete_gguf_passes(tmp_path):
+    pytest.importorskip("gguf")
+    path = write_gguf_with_tensor(tmp_path / "adapter.gguf")
+    check_gguf_complete(path)
+
+
+def test_cut_off_gguf_rejected(tmp_path):
+    pytest.importorskip("gguf")
+    path = write_gguf_with_tensor(tmp_path / "adapter.gguf")
+    full_size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(StorageError, match=f"cut off at {full_size - 4} of {full_size} bytes"):
+        check_gguf_complete(path)
 
 
 def test_export_missing_base(tmp_path, inputs):

@@ -371,6 +371,12 @@ _add(
     "again (finished files are kept).",
 )
 _add(
+    "ex_truncated",
+    "{value} 只写入了 {actual} / {expected} 字节，多半是磁盘已满；请释放空间后重新导出。",
+    "{value} was cut off at {actual} of {expected} bytes, most likely because the disk is full; "
+    "free some space and run the export again.",
+)
+_add(
     "dp_bad_name",
     "无效的模型名称 {value!r}；请使用 1 到 64 个字母、数字、'.'、'_' 或 '-'，"
     "以字母或数字开头，且不以 .gguf 结尾。",

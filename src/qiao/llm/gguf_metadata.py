@@ -10,14 +10,15 @@ pairs of (string key, u32 value type, value).
 
 from __future__ import annotations
 
+import math
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 from qiao.errors import ModelError
 
-__all__ = ["read_gguf_metadata"]
+__all__ = ["read_gguf_data_end", "read_gguf_metadata"]
 
 GGUF_MAGIC = b"GGUF"
 # Value type -> struct format of one scalar; 8 is a string and 9 an array.
@@ -69,6 +70,41 @@ def read_gguf_metadata(path: Path, keys: Iterable[str]) -> dict[str, Any]:
     except (EOFError, UnicodeDecodeError, struct.error) as error:
         raise ModelError(f"{path} has a damaged or truncated GGUF header ({error})") from error
     return found
+
+
+def read_gguf_data_end(path: Path, type_sizes: Mapping[int, tuple[int, int]]) -> int:
+    """Return the size in bytes that the header of ``path`` implies: the end of its tensor data.
+
+    ``type_sizes`` maps a ggml tensor type to (elements per block, bytes per
+    block), as ``gguf.GGML_QUANT_SIZES`` does. A file shorter than the result
+    was cut short. Raises ModelError for a damaged header or an unknown type.
+    """
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(4) != GGUF_MAGIC:
+                raise ModelError(f"{path} is not a GGUF file")
+            _version, tensor_count, kv_count = struct.unpack("<IQQ", _read(handle, 20))
+            alignment = 32
+            for _ in range(kv_count):
+                key = _read_string(handle)
+                value = _read_value(handle, struct.unpack("<I", _read(handle, 4))[0], keep=True)
+                if key == "general.alignment":
+                    alignment = int(value)
+            data_end = 0
+            for _ in range(tensor_count):
+                name = _read_string(handle)
+                dimensions = struct.unpack("<I", _read(handle, 4))[0]
+                shape = struct.unpack(f"<{dimensions}Q", _read(handle, 8 * dimensions))
+                tensor_type, offset = struct.unpack("<IQ", _read(handle, 12))
+                if tensor_type not in type_sizes:
+                    raise ModelError(f"{path}: tensor {name} has unknown ggml type {tensor_type}")
+                block_elements, block_bytes = type_sizes[tensor_type]
+                data_end = max(data_end, offset + math.prod(shape) // block_elements * block_bytes)
+            header_end = handle.tell()
+    except (EOFError, UnicodeDecodeError, struct.error) as error:
+        raise ModelError(f"{path} has a damaged or truncated GGUF header ({error})") from error
+    data_start = -(-header_end // alignment) * alignment
+    return data_start + data_end
 
 
 def _read(handle: IO[bytes], size: int) -> bytes:

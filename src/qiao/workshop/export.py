@@ -33,6 +33,7 @@ from qiao.workshop.export_checks import (
     AdapterInfo,
     check_adapter,
     check_base_gguf,
+    check_gguf_complete,
     check_match,
 )
 from qiao.workshop.merge import QUANTIZE_TYPES, merge_to_gguf
@@ -182,6 +183,7 @@ def _convert_adapter(
     arguments = ["--base", str(hf_base), "--outtype", outtype, "--outfile", str(partial)]
     try:
         run_converter(converter / "convert_lora_to_gguf.py", [*arguments, str(adapter.folder)])
+        check_gguf_complete(partial)
         written = read_gguf_metadata(partial, ["general.type", "adapter.type"])
         if written != {"general.type": "adapter", "adapter.type": "lora"}:
             raise ModelError(

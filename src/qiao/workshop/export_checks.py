@@ -15,11 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qiao.errors import InvalidInputError, NotFoundError
-from qiao.llm.gguf_metadata import read_gguf_metadata
+from qiao.errors import InvalidInputError, NotFoundError, StorageError
+from qiao.llm.gguf_metadata import read_gguf_data_end, read_gguf_metadata
 from qiao.optional import require
 
-__all__ = ["AdapterInfo", "BaseInfo", "check_adapter", "check_base_gguf", "check_match"]
+__all__ = [
+    "AdapterInfo",
+    "BaseInfo",
+    "check_adapter",
+    "check_base_gguf",
+    "check_gguf_complete",
+    "check_match",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +182,27 @@ def check_match(adapter: AdapterInfo, hf_base: Path, base: BaseInfo) -> dict[str
         )
     _check_adapter_shapes(adapter, config)
     return config
+
+
+def check_gguf_complete(path: Path) -> None:
+    """Raise StorageError if ``path`` is shorter than its GGUF header says.
+
+    llama.cpp's converters (as of llama-cpp-python 0.3.36) exit with status 0
+    after a write that failed for lack of space, leaving a cut-off file.
+    """
+    gguf = require("gguf", "workshop")
+    expected = read_gguf_data_end(path, gguf.GGML_QUANT_SIZES)
+    actual = path.stat().st_size
+    if actual < expected:
+        logger.error("%s has %d of its %d bytes", path, actual, expected)
+        raise StorageError(
+            f"{path} was cut off at {actual} of {expected} bytes, most likely because the disk "
+            "is full; free some space and run the export again",
+            key="ex_truncated",
+            value=str(path),
+            actual=actual,
+            expected=expected,
+        )
 
 
 def _gguf_blocker(config: dict[str, Any]) -> str | None:

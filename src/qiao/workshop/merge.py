@@ -26,6 +26,7 @@ from typing import Any
 from qiao.errors import MissingDependencyError, ModelError
 from qiao.optional import require
 from qiao.workshop.converter import run_converter
+from qiao.workshop.export_checks import check_gguf_complete
 
 __all__ = ["QUANTIZE_TYPES", "merge_to_gguf", "quantize_gguf"]
 
@@ -72,6 +73,7 @@ def merge_to_gguf(
     try:
         arguments = [str(merged_hf), "--outtype", "f16", "--outfile", str(partial)]
         run_converter(converter / "convert_hf_to_gguf.py", arguments)
+        check_gguf_complete(partial)
         os.replace(partial, f16)
     finally:
         partial.unlink(missing_ok=True)
@@ -109,6 +111,7 @@ def quantize_gguf(source: Path, target: Path, quantize: str, threads: int = 0) -
                 key="ex_quantize_failed",
                 value=str(source),
             )
+        check_gguf_complete(partial)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
