@@ -54,7 +54,7 @@ def merge_to_gguf(
 
     The F16 GGUF is deleted after a successful quantisation.
     """
-    # convert_hf_to_gguf.py imports sentencepiece for Qwen2 and Llama even when the
+    # convert_hf_to_gguf.py imports sentencepiece for Qwen2 models even when the
     # model has no tokenizer.model (llama.cpp's own requirements list it).
     if importlib.util.find_spec("sentencepiece") is None:
         raise MissingDependencyError(
