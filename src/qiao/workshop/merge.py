@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import importlib.util
 import json
 import logging
@@ -156,7 +157,13 @@ def _merge_into(hf_base: Path, adapter_dir: Path, target: Path) -> None:
         saved_dtype = _config_dtype(hf_base, torch)
         model = transformers.AutoModelForCausalLM.from_pretrained(hf_base, dtype=torch.float32)
         merged = peft.PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
-        merged.to(saved_dtype).save_pretrained(staging)
+        try:
+            merged.to(saved_dtype).save_pretrained(staging)
+        except Exception as error:
+            # safetensors reports a full disk as SafetensorError ("os error 28"), not OSError.
+            if "os error 28" in str(error) or "No space left" in str(error):
+                raise OSError(errno.ENOSPC, f"no space left while saving {staging}") from error
+            raise
         transformers.AutoTokenizer.from_pretrained(hf_base).save_pretrained(staging)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
