@@ -27,7 +27,7 @@ from qiao.errors import (
     StorageError,
 )
 from qiao.i18n import detect_language, set_language
-from qiao.llm.factory import _registered, generator_status
+from qiao.llm.factory import _registered, create_generator, generator_status
 from qiao.llm.gguf_metadata import read_gguf_metadata
 from qiao.llm.registry import RegisteredModel, load_registry, register_model
 from qiao.workshop.converter import ensure_converter
@@ -409,6 +409,13 @@ def test_factory_resolves_registered_name(tmp_path, export_dir):
     assert _registered("unknown", models) is None
     # An existing file wins over a registered name.
     assert _registered(str(tmp_path / "base.gguf"), models) is None
+
+
+def test_factory_unknown_model_name(tmp_path):
+    settings = GeneratorSettings(kind="llama", model_path="nosuch")
+    with pytest.raises(ModelError, match="'nosuch' is neither a GGUF file nor a model") as caught:
+        create_generator(settings, tmp_path / "models")
+    assert caught.value.key == "model_unknown"
 
 
 def test_status_names_registered_model(tmp_path, export_dir):

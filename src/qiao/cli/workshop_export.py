@@ -377,6 +377,13 @@ _add(
     "free some space and run the export again.",
 )
 _add(
+    "model_unknown",
+    "{value!r} 既不是 GGUF 文件，也不是已部署的模型；"
+    "用 qiao models list 查看已部署的模型，或指定 .gguf 文件路径。",
+    "{value!r} is neither a GGUF file nor a registered model; list the registered models with "
+    "qiao models list, or give the path of a .gguf file.",
+)
+_add(
     "dp_bad_name",
     "无效的模型名称 {value!r}；请使用 1 到 64 个字母、数字、'.'、'_' 或 '-'，"
     "以字母或数字开头，且不以 .gguf 结尾。",

@@ -7,13 +7,13 @@ import logging
 from pathlib import Path
 
 from qiao.config import GENERATOR_KINDS, GeneratorSettings
-from qiao.errors import ConfigError
+from qiao.errors import ConfigError, ModelError
 from qiao.llm.base import Generator
 from qiao.llm.checksum import ProgressCallback
 from qiao.llm.llamacpp import LlamaCppGenerator
 from qiao.llm.model_files import DEFAULT_MODEL, default_model_available, ensure_default_model
 from qiao.llm.openai_compat import OpenAICompatibleGenerator
-from qiao.llm.registry import RegisteredModel, find_registered_model
+from qiao.llm.registry import REGISTRY_FILE, RegisteredModel, find_registered_model
 
 __all__ = ["create_generator", "generator_status", "llama_cpp_installed"]
 
@@ -121,6 +121,14 @@ def _create_llama(
         registered = _registered(settings.model_path, models_dir)
         path = registered.model_path if registered else Path(settings.model_path).expanduser()
         lora_path = registered.lora_path if registered else None
+        if registered is None and not path.exists() and path.suffix != ".gguf":
+            raise ModelError(
+                f"{settings.model_path!r} is neither a GGUF file nor a model registered in "
+                f"{models_dir / REGISTRY_FILE}; list the registered models with qiao models "
+                "list, or give the path of a .gguf file",
+                key="model_unknown",
+                value=settings.model_path,
+            )
     else:
         path = ensure_default_model(models_dir, progress)
     return LlamaCppGenerator(
