@@ -6,9 +6,9 @@ model's tokenizer is built once into ``QIAO_TEST_MODELS_DIR`` (default
 convert_hf_to_gguf.py. A LoRA adapter with random B matrices is exported and
 its llama.cpp output is compared with the same adapter in peft.
 
-The first run downloads the llama-cpp-python 0.3.36 source release with pip
-(76 MB) for the converters, and converts the default model's tokenizer (about
-a minute); later runs reuse both.
+The first run downloads the llama-cpp-python 0.3.36 source release (76 MB)
+with pip for the converters. It also converts the default model's tokenizer,
+which takes about a minute. Later runs reuse both.
 """
 
 from __future__ import annotations
@@ -193,8 +193,8 @@ def test_adapter_logits_match_peft(tiny_model, adapter_dir, exported, prompt_ids
     with _llama(tiny_model[1], exported["adapter_gguf"]) as tuned:
         tuned.eval(prompt_ids)
         actual = numpy.array(tuned.scores[len(prompt_ids) - 1])
-    # Measured: llama.cpp (F32) differs from peft by about 0.006 while the adapter moves
-    # the logits by about 11.
+    # On this model llama.cpp (F32) differed from peft by about 0.006, while the adapter
+    # moved the logits by about 11.
     assert numpy.abs(actual - expected).max() < 0.05
     assert numpy.abs(expected - base_logits).max() > 1.0
 

@@ -1,8 +1,8 @@
 """Read selected metadata values from a GGUF file header, without loading the model.
 
 The ``gguf`` package's GGUFReader parses every tensor and every vocabulary
-entry (about 20 s for a 0.5B Qwen2 model on 2 cores); this reader walks the
-key-value section only and stops once it has the requested keys. The layout
+entry, which took 20 s for a 0.5B Qwen2 model on 2 cores. This reader walks
+the key-value section only and stops once it has the requested keys. The layout
 follows the GGUF specification (versions 2 and 3, little-endian): magic,
 version (u32), tensor count (u64), key-value count (u64), then key-value
 pairs of (string key, u32 value type, value).

@@ -8,7 +8,7 @@ llama.cpp applies on top of it, or a merged GGUF model that replaces it:
 
 ``qiao workshop deploy`` writes entries; ``qiao ask --model NAME`` and
 :func:`qiao.llm.create_generator` read them. The file is replaced atomically
-under an exclusive lock, so concurrent deploys never lose each other's entries.
+under an exclusive file lock, so concurrent deploys keep each other's entries.
 """
 
 from __future__ import annotations

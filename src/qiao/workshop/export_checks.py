@@ -51,7 +51,7 @@ class AdapterInfo:
     folder: Path
     config: dict[str, Any]
     weights: Path
-    # Why llama.cpp's GGUF LoRA format cannot express this adapter; None when it can.
+    # The reason llama.cpp's GGUF LoRA format cannot express this adapter, or None.
     gguf_blocker: str | None
 
 
@@ -185,7 +185,7 @@ def check_match(adapter: AdapterInfo, hf_base: Path, base: BaseInfo) -> dict[str
 
 
 def check_gguf_complete(path: Path) -> None:
-    """Raise StorageError if ``path`` is shorter than its GGUF header says.
+    """Raise StorageError if ``path`` is shorter than its GGUF header declares.
 
     llama.cpp's converters (as of llama-cpp-python 0.3.36) exit with status 0
     after a write that failed for lack of space, leaving a cut-off file.
