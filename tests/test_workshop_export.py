@@ -29,6 +29,7 @@ from qiao.errors import (
 from qiao.i18n import detect_language, set_language
 from qiao.llm.factory import _registered, create_generator, generator_status
 from qiao.llm.gguf_metadata import read_gguf_metadata
+from qiao.llm.lora_check import check_lora_fits
 from qiao.llm.registry import RegisteredModel, load_registry, register_model
 from qiao.workshop.converter import ensure_converter
 from qiao.workshop.deploy import deploy_model
@@ -40,9 +41,16 @@ LAYERS = 2
 INTERMEDIATE = 128
 
 
-def write_gguf_header(path: Path, metadata: dict[str, object]) -> Path:
-    """Write a GGUF v3 file that has ``metadata`` (strings, numbers, string arrays), no tensors."""
-    parts = [b"GGUF", struct.pack("<IQQ", 3, 0, len(metadata))]
+def write_gguf_header(
+    path: Path, metadata: dict[str, object], tensors: dict[str, tuple[int, ...]] | None = None
+) -> Path:
+    """Write a GGUF v3 header with ``metadata`` (strings, numbers, string arrays).
+
+    ``tensors`` maps names to shapes in ggml order; their entries are written as
+    F32 tensors at offset 0, without data, which is enough for header checks.
+    """
+    tensors = tensors or {}
+    parts = [b"GGUF", struct.pack("<IQQ", 3, len(tensors), len(metadata))]
     for key, value in metadata.items():
         parts.append(_gguf_string(key))
         if isinstance(value, str):
@@ -55,6 +63,8 @@ def write_gguf_header(path: Path, metadata: dict[str, object]) -> Path:
             items = list(value)
             parts.append(struct.pack("<IIQ", 9, 8, len(items)))
             parts += [_gguf_string(item) for item in items]
+    for name, shape in tensors.items():
+        parts += [_gguf_string(name), struct.pack(f"<I{len(shape)}QIQ", len(shape), *shape, 0, 0)]
     path.write_bytes(b"".join(parts))
     return path
 
@@ -74,7 +84,17 @@ def base_gguf(path: Path, architecture: str = "qwen2", hidden: int = HIDDEN) -> 
             f"{architecture}.block_count": LAYERS,
             f"{architecture}.embedding_length": hidden,
         },
+        {f"blk.{layer}.attn_q.weight": (hidden, hidden) for layer in range(LAYERS)},
     )
+
+
+def lora_gguf(path: Path, hidden: int = HIDDEN, layers: int = LAYERS) -> Path:
+    tensors = {}
+    for layer in range(layers):
+        tensors[f"blk.{layer}.attn_q.weight.lora_a"] = (hidden, 4)
+        tensors[f"blk.{layer}.attn_q.weight.lora_b"] = (4, hidden)
+    metadata = {"general.architecture": "qwen2", "general.type": "adapter", "adapter.type": "lora"}
+    return write_gguf_header(path, metadata, tensors)
 
 
 def hf_base(folder: Path, model_type: str = "qwen2") -> Path:
@@ -320,9 +340,7 @@ def export_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "export"
     folder.mkdir()
     base = base_gguf(tmp_path / "base.gguf")
-    lora = write_gguf_header(
-        folder / "adapter.gguf", {"general.architecture": "qwen2", "general.type": "adapter"}
-    )
+    lora = lora_gguf(folder / "adapter.gguf")
     manifest = {"base_gguf": str(base), "adapter_gguf": str(lora), "merged_gguf": None}
     (folder / "export.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
@@ -369,6 +387,32 @@ def test_deploy_missing_adapter_file(tmp_path, export_dir):
     (export_dir / "adapter.gguf").unlink()
     with pytest.raises(NotFoundError, match="adapter.gguf from .*export.json not found"):
         deploy_model("clinic", export_dir, tmp_path / "home")
+
+
+def test_deploy_adapter_of_other_size(tmp_path, export_dir):
+    lora_gguf(export_dir / "adapter.gguf", hidden=HIDDEN * 2)
+    with pytest.raises(ModelError, match="attn_q.weight.lora_a of shape \\[128, 4\\]"):
+        deploy_model("clinic", export_dir, tmp_path / "home")
+    assert load_registry(tmp_path / "home" / "models") == {}
+
+
+@pytest.mark.parametrize(
+    ("make_lora", "message"),
+    [
+        (lambda path: lora_gguf(path, layers=LAYERS + 1), "modifies blk.2.attn_q.weight"),
+        (lambda path: lora_gguf(path, hidden=32), "has size 64 there"),
+        (lambda path: base_gguf(path), "is not a GGUF LoRA adapter"),
+    ],
+)
+def test_lora_fits_rejects_mismatch(tmp_path, make_lora, message):
+    base = base_gguf(tmp_path / "base.gguf")
+    lora = make_lora(tmp_path / "lora.gguf")
+    with pytest.raises(ModelError, match=message):
+        check_lora_fits(base, lora)
+
+
+def test_lora_fits_accepts_own_adapter(tmp_path):
+    check_lora_fits(base_gguf(tmp_path / "base.gguf"), lora_gguf(tmp_path / "lora.gguf"))
 
 
 def test_deploy_without_export(tmp_path):

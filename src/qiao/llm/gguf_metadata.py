@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from qiao.errors import ModelError
 
-__all__ = ["read_gguf_data_end", "read_gguf_metadata"]
+__all__ = ["TensorInfo", "read_gguf_data_end", "read_gguf_metadata", "read_gguf_tensors"]
 
 GGUF_MAGIC = b"GGUF"
 # Value type -> struct format of one scalar; 8 is a string and 9 an array.
@@ -72,12 +73,20 @@ def read_gguf_metadata(path: Path, keys: Iterable[str]) -> dict[str, Any]:
     return found
 
 
-def read_gguf_data_end(path: Path, type_sizes: Mapping[int, tuple[int, int]]) -> int:
-    """Return the size in bytes that the header of ``path`` implies: the end of its tensor data.
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor entry of a GGUF header; ``shape`` is in ggml order (ne0 first)."""
 
-    ``type_sizes`` maps a ggml tensor type to (elements per block, bytes per
-    block), as ``gguf.GGML_QUANT_SIZES`` does. A file shorter than the result
-    was cut short. Raises ModelError for a damaged header or an unknown type.
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: int
+    offset: int
+
+
+def read_gguf_tensors(path: Path) -> tuple[list[TensorInfo], int]:
+    """Return the tensor entries of ``path`` and the file offset where tensor data starts.
+
+    Raises ModelError for a file that is not GGUF or whose header is cut short.
     """
     try:
         with open(path, "rb") as handle:
@@ -90,20 +99,37 @@ def read_gguf_data_end(path: Path, type_sizes: Mapping[int, tuple[int, int]]) ->
                 value = _read_value(handle, struct.unpack("<I", _read(handle, 4))[0], keep=True)
                 if key == "general.alignment":
                     alignment = int(value)
-            data_end = 0
+            tensors = []
             for _ in range(tensor_count):
                 name = _read_string(handle)
                 dimensions = struct.unpack("<I", _read(handle, 4))[0]
                 shape = struct.unpack(f"<{dimensions}Q", _read(handle, 8 * dimensions))
-                tensor_type, offset = struct.unpack("<IQ", _read(handle, 12))
-                if tensor_type not in type_sizes:
-                    raise ModelError(f"{path}: tensor {name} has unknown ggml type {tensor_type}")
-                block_elements, block_bytes = type_sizes[tensor_type]
-                data_end = max(data_end, offset + math.prod(shape) // block_elements * block_bytes)
+                ggml_type, offset = struct.unpack("<IQ", _read(handle, 12))
+                tensors.append(TensorInfo(name, shape, ggml_type, offset))
             header_end = handle.tell()
     except (EOFError, UnicodeDecodeError, struct.error) as error:
         raise ModelError(f"{path} has a damaged or truncated GGUF header ({error})") from error
     data_start = -(-header_end // alignment) * alignment
+    return tensors, data_start
+
+
+def read_gguf_data_end(path: Path, type_sizes: Mapping[int, tuple[int, int]]) -> int:
+    """Return the size in bytes that the header of ``path`` implies: the end of its tensor data.
+
+    ``type_sizes`` maps a ggml tensor type to (elements per block, bytes per
+    block), as ``gguf.GGML_QUANT_SIZES`` does. A file shorter than the result
+    was cut short. Raises ModelError for a damaged header or an unknown type.
+    """
+    tensors, data_start = read_gguf_tensors(path)
+    data_end = 0
+    for tensor in tensors:
+        if tensor.ggml_type not in type_sizes:
+            raise ModelError(
+                f"{path}: tensor {tensor.name} has unknown ggml type {tensor.ggml_type}"
+            )
+        block_elements, block_bytes = type_sizes[tensor.ggml_type]
+        size = math.prod(tensor.shape) // block_elements * block_bytes
+        data_end = max(data_end, tensor.offset + size)
     return data_start + data_end
 
 

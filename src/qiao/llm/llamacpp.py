@@ -15,6 +15,7 @@ from typing import Any
 from qiao.errors import InvalidInputError, ModelError
 from qiao.llm.base import ChatMessage, Completion, Generator, check_messages
 from qiao.llm.cpu_features import cpu_has_amx, without_extra_buffers
+from qiao.llm.lora_check import check_lora_fits
 from qiao.llm.model_files import verify_model_file
 from qiao.optional import require
 
@@ -45,7 +46,15 @@ class LlamaCppGenerator(Generator):
         llama_cpp = require("llama_cpp", "llm", "llama-cpp-python")
         self.model_path = verify_model_file(model_path)
         # A GGUF LoRA adapter (qiao workshop export) that llama.cpp applies on top of the model.
-        self.lora_path = verify_model_file(lora_path) if lora_path else None
+        self.lora_path = Path(lora_path).expanduser() if lora_path else None
+        if self.lora_path and not self.lora_path.is_file():
+            raise ModelError(
+                f"LoRA adapter {self.lora_path} not found; export it again with qiao workshop "
+                "export, or choose another model"
+            )
+        if self.lora_path:
+            verify_model_file(self.lora_path)
+            check_lora_fits(self.model_path, self.lora_path)
         self.threads = threads or _available_cores()
         self.context_size = context_size
         self.name = f"llama.cpp:{self.model_path.name}"
@@ -69,11 +78,15 @@ class LlamaCppGenerator(Generator):
                     verbose=False,
                 )
         except (ValueError, RuntimeError, OSError) as error:
-            adapter = f" with the LoRA adapter {self.lora_path}" if self.lora_path else ""
+            if self.lora_path:
+                raise ModelError(
+                    f"llama.cpp failed to load {self.model_path} with the LoRA adapter "
+                    f"{self.lora_path}: {error}; check that the adapter was exported for this "
+                    f"model and that both are complete GGUF files"
+                ) from error
             raise ModelError(
-                f"llama.cpp failed to load {self.model_path}{adapter}: {error}; check that the "
-                f"files are complete GGUF files supported by llama-cpp-python "
-                f"{llama_cpp.__version__}, and that the adapter was exported for this model"
+                f"llama.cpp failed to load {self.model_path}: {error}; check that the file is a "
+                f"complete GGUF model supported by llama-cpp-python {llama_cpp.__version__}"
             ) from error
         logger.info(
             "loaded %s with llama.cpp in %.2f s (%d threads, context %d tokens)",

@@ -10,6 +10,7 @@ from typing import Any
 
 from qiao.errors import InvalidInputError, NotFoundError
 from qiao.llm.gguf_metadata import read_gguf_metadata
+from qiao.llm.lora_check import check_lora_fits
 from qiao.llm.registry import RegisteredModel, check_model_name, register_model
 from qiao.workshop.export import MANIFEST_FILE
 
@@ -51,6 +52,8 @@ def deploy_model(name: str, export_dir: Path, home: Path, replace: bool = False)
             )
         # Reads the header, so a damaged file fails here rather than at the first question.
         read_gguf_metadata(path, ["general.architecture"])
+    if merged is None and lora is not None:
+        check_lora_fits(base, lora)
 
     model = RegisteredModel(
         name=name,
