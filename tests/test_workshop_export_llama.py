@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from qiao.config import GeneratorSettings
-from qiao.errors import StorageError
+from qiao.errors import ModelError, StorageError
 from qiao.llm import ChatMessage, LlamaCppGenerator, create_generator, ensure_default_model
 from qiao.llm.cpu_features import cpu_has_amx, without_extra_buffers
 from qiao.llm.gguf_metadata import read_gguf_data_end, read_gguf_metadata
@@ -203,6 +203,8 @@ def test_adapter_logits_match_peft(tiny_model, adapter_dir, exported, prompt_ids
 def merged_export(
     tiny_model: tuple[Path, Path], adapter_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
+    if importlib.util.find_spec("sentencepiece") is None:
+        pytest.skip("convert_hf_to_gguf.py needs sentencepiece (pip install 'qiao[workshop]')")
     hf_folder, gguf = tiny_model
     out = tmp_path_factory.mktemp("merged")
     return export_adapter(
@@ -252,6 +254,13 @@ def test_deployed_model_generates(tiny_model, exported, tmp_path):
         base.close()
     assert tuned_answer.completion_tokens > 0
     assert tuned_answer.text != base_answer.text
+
+
+def test_adapter_on_other_model_rejected(exported):
+    # llama.cpp itself loads this pair and then crashes while decoding.
+    default_model = ensure_default_model(MODELS_DIR)
+    with pytest.raises(ModelError, match="belongs to another model size"):
+        LlamaCppGenerator(default_model, lora_path=Path(exported["adapter_gguf"]))
 
 
 def test_cli_export_json(tiny_model, adapter_dir, tmp_path):
