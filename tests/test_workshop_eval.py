@@ -11,6 +11,7 @@ from workshop_eval_fixtures import CHOICE_ROWS, write_eval_data, write_rows
 from qiao.errors import InvalidInputError, NotFoundError
 from qiao.knowledge.metrics import char_f1, rouge_l
 from qiao.workshop.evaluate import EvalSettings, compare_results, read_eval_result
+from qiao.workshop.evaluate.loading import resolve_dtype
 from qiao.workshop.evaluate.sets import read_choice_questions, read_open_questions, sample_rows
 
 
@@ -123,3 +124,16 @@ def test_read_eval_result_rejects_other_json(tmp_path: Path) -> None:
         read_eval_result(path)
     with pytest.raises(NotFoundError, match="qiao workshop eval"):
         read_eval_result(tmp_path / "tuned.json")
+
+
+def test_auto_dtype_follows_the_cpu_flags(tmp_path: Path) -> None:
+    with_bf16 = tmp_path / "zen4"
+    with_bf16.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16\n", encoding="ascii")
+    without = tmp_path / "old"
+    without.write_text("flags\t\t: fpu avx2\n", encoding="ascii")
+    assert resolve_dtype("auto", with_bf16) == "bfloat16"
+    assert resolve_dtype("auto", without) == "float32"
+    assert resolve_dtype("auto", tmp_path / "missing") == "float32"
+    assert resolve_dtype("float32", with_bf16) == "float32"
+    with pytest.raises(InvalidInputError, match="unknown dtype 'half'"):
+        resolve_dtype("half")

@@ -21,6 +21,7 @@ from qiao.workshop.evaluate import (
     read_eval_result,
     write_eval_result,
 )
+from qiao.workshop.evaluate.loading import DTYPES
 
 __all__ = ["app"]
 
@@ -28,6 +29,7 @@ __all__ = ["app"]
 app = typer.Typer()
 
 MODELS = ("base", "tuned")
+DEFAULTS = EvalSettings()
 # Where a base model given as a GGUF file is dequantised, under the Qiao home.
 HF_BASE_CACHE = Path("workshop") / "hf-base"
 
@@ -57,15 +59,27 @@ def evaluate(
         str, typer.Option(help="Models to evaluate: base, tuned or base,tuned.")
     ] = "base,tuned",
     sets: Annotated[str, typer.Option(help=f"Sets: {','.join(EVAL_SETS)}.")] = ",".join(EVAL_SETS),
-    mc_limit: Annotated[int, typer.Option(help="Questions per multiple-choice set (0: all).")] = 60,
+    mc_limit: Annotated[
+        int, typer.Option(help="Questions per multiple-choice set (0: all).")
+    ] = DEFAULTS.mc_limit or 0,
     generation_limit: Annotated[
         int, typer.Option(help="Open questions answered by generation (0: all).")
-    ] = 24,
-    max_new_tokens: Annotated[int, typer.Option(help="Longest generated answer, in tokens.")] = 96,
+    ] = DEFAULTS.generation_limit or 0,
+    max_new_tokens: Annotated[
+        int, typer.Option(help="Longest generated answer, in tokens.")
+    ] = DEFAULTS.max_new_tokens,
     shots: Annotated[int, typer.Option(help="Few-shot examples per question, 0 to 5.")] = 0,
-    batch_size: Annotated[int, typer.Option(help="Questions per forward pass.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the question sample.")] = 0,
-    threads: Annotated[int, typer.Option(help="CPU threads for torch.")] = 2,
+    batch_size: Annotated[
+        int, typer.Option(help="Multiple-choice prompts per forward pass.")
+    ] = DEFAULTS.batch_size,
+    generation_batch_size: Annotated[
+        int, typer.Option(help="Answers generated together.")
+    ] = DEFAULTS.generation_batch_size,
+    dtype: Annotated[
+        str, typer.Option(help=f"Weights in memory: {', '.join(DTYPES)}.")
+    ] = DEFAULTS.dtype,
+    seed: Annotated[int, typer.Option(help="Seed of the question sample.")] = DEFAULTS.seed,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch.")] = DEFAULTS.threads,
     kb_answers: Annotated[
         int,
         typer.Option(
@@ -99,6 +113,8 @@ def evaluate(
         max_new_tokens=max_new_tokens,
         shots=shots,
         batch_size=batch_size,
+        generation_batch_size=generation_batch_size,
+        dtype=dtype,
         seed=seed,
         threads=threads,
         sets=tuple(_parse_list(sets, EVAL_SETS, "--sets")),

@@ -31,7 +31,7 @@ from qiao.errors import InvalidInputError
 from qiao.fileio import write_json_atomic
 from qiao.optional import require
 from qiao.workshop.evaluate.generation import score_answers
-from qiao.workshop.evaluate.loading import load_model
+from qiao.workshop.evaluate.loading import load_model, resolve_dtype
 from qiao.workshop.evaluate.mc import score_choices
 from qiao.workshop.evaluate.sets import (
     ChoiceQuestion,
@@ -58,12 +58,16 @@ class EvalSettings:
     """What to evaluate and how much of it; ``None`` limits mean every item."""
 
     data_dir: Path | None = None
-    mc_limit: int | None = 60
-    generation_limit: int | None = 24
-    max_new_tokens: int = 96
+    mc_limit: int | None = 50
+    generation_limit: int | None = 16
+    max_new_tokens: int = 64
     # Few-shot examples per question from dev_fewshot.jsonl (same subject); 0 is zero-shot.
     shots: int = 0
+    # Prompts per forward pass for multiple choice, and answers generated together.
     batch_size: int = 8
+    generation_batch_size: int = 16
+    # Weights in memory: auto (bfloat16 where the CPU has bfloat16 instructions), float32, bfloat16.
+    dtype: str = "auto"
     seed: int = 0
     threads: int = 2
     sets: tuple[str, ...] = field(default=EVAL_SETS)
@@ -90,6 +94,7 @@ class EvalSettings:
             raise InvalidInputError(f"shots {self.shots} must be between 0 and 5")
         if self.threads < 1:
             raise InvalidInputError(f"threads {self.threads} must be at least 1")
+        resolve_dtype(self.dtype)
 
 
 def evaluate_model(
@@ -119,7 +124,8 @@ def evaluate_model(
         open_questions = sample_rows(rows, settings.generation_limit, settings.seed)
 
     started = time.perf_counter()
-    model, tokenizer = load_model(Path(base_dir), Path(adapter_dir) if adapter_dir else None)
+    adapter = Path(adapter_dir) if adapter_dir else None
+    model, tokenizer = load_model(Path(base_dir), adapter, resolve_dtype(settings.dtype))
     result: dict[str, Any] = {
         "model": {"base": str(base_dir), "adapter": str(adapter_dir) if adapter_dir else None},
         "domain_mc_acc": None,
@@ -130,7 +136,12 @@ def evaluate_model(
         "seconds": {"load": round(time.perf_counter() - started, 2)},
         "seconds_per_item": {},
         "details": {},
-        "settings": {**asdict(settings), "data_dir": str(data_dir), "sets": list(settings.sets)},
+        "settings": {
+            **asdict(settings),
+            "data_dir": str(data_dir),
+            "sets": list(settings.sets),
+            "dtype": resolve_dtype(settings.dtype),
+        },
         "examples": [],
     }
 
@@ -161,7 +172,7 @@ def evaluate_model(
             tokenizer,
             open_questions,
             max_new_tokens=settings.max_new_tokens,
-            batch_size=settings.batch_size,
+            batch_size=settings.generation_batch_size,
             progress=_for_set(progress, "domain_generation"),
         )
         result["domain_rouge_l"] = round(scores.rouge_l, 4)
