@@ -15,7 +15,7 @@ from qiao.workshop.evaluate.loading import resolve_dtype
 from qiao.workshop.evaluate.sets import read_choice_questions, read_open_questions, sample_rows
 
 
-def test_rouge_l_counts_the_longest_common_subsequence_of_characters() -> None:
+def test_rouge_l_character_subsequence() -> None:
     # LCS of 今天天气很好 and 今天天气不错 is 今天天气: P = R = 4/6.
     assert rouge_l("今天天气很好", "今天天气不错") == pytest.approx(2 / 3)
     # Same characters in another order: F1 over characters is 1, ROUGE-L is 3/4 (LCS abd).
@@ -36,7 +36,8 @@ def test_sample_rows_is_seeded_and_keeps_file_order() -> None:
     first = sample_rows(rows, 10, seed=3)
     assert first == sample_rows(rows, 10, seed=3)
     assert first != sample_rows(rows, 10, seed=4)
-    assert first == sorted(first) and len(set(first)) == 10
+    assert first == sorted(first)
+    assert len(set(first)) == 10
     assert sample_rows(rows, 500, seed=0) == rows
     assert sample_rows(rows, None, seed=0) == rows
     with pytest.raises(InvalidInputError, match="at least 1"):
@@ -47,7 +48,8 @@ def test_reads_choice_and_open_questions(tmp_path: Path) -> None:
     root = write_eval_data(tmp_path)
     questions = read_choice_questions(root / "domain_eval" / "test.jsonl")
     assert [q.answer for q in questions] == [row[2] for row in CHOICE_ROWS]
-    assert questions[0].choices["A"] == "120" and questions[0].subject_zh == "临床知识"
+    assert questions[0].choices["A"] == "120"
+    assert questions[0].subject_zh == "临床知识"
     assert len(read_open_questions(root / "med_dialogue_neike" / "qa_dev.jsonl")) == 3
 
 
@@ -102,7 +104,7 @@ def test_settings_need_a_data_folder(monkeypatch: pytest.MonkeyPatch) -> None:
         EvalSettings().resolved_data_dir()
 
 
-def test_compare_results_gives_deltas_and_none_for_missing_values() -> None:
+def test_compare_results_deltas_and_gaps() -> None:
     base = {"domain_mc_acc": 0.4, "domain_rouge_l": 0.1, "general_mc_acc": 0.5}
     tuned = {"domain_mc_acc": 0.45, "domain_rouge_l": 0.2, "general_mc_acc": 0.48}
     rows = {row["metric"]: row for row in compare_results(base, tuned)}

@@ -53,7 +53,8 @@ def test_stream_yields_the_same_text_as_generate(generator: TransformersGenerato
     whole = generator.generate(ASK, max_tokens=12)
     streamed = "".join(generator.stream(ASK, max_tokens=12))
     assert streamed == whole.text
-    assert whole.prompt_tokens > 10 and 0 < whole.completion_tokens <= 12
+    assert whole.prompt_tokens > 10
+    assert 0 < whole.completion_tokens <= 12
     assert generator.name == "transformers:base"
 
 
@@ -63,7 +64,8 @@ def test_stop_string_ends_generate_and_stream(generator: TransformersGenerator) 
     stop = text[2:4]
     expected = text[: text.find(stop)]
     stopped = generator.generate(ASK, max_tokens=12, stop=[stop])
-    assert stopped.text == expected and stopped.finish_reason == "stop"
+    assert stopped.text == expected
+    assert stopped.finish_reason == "stop"
     assert "".join(generator.stream(ASK, max_tokens=12, stop=[stop])) == expected
 
 
@@ -92,9 +94,7 @@ def test_adapter_is_merged_into_the_weights(tiny_dir: Path, adapter_dir: Path) -
     assert named.name == "transformers:base+adapter"
 
 
-def test_cli_compares_base_and_tuned_and_writes_both_results(
-    tiny_dir: Path, adapter_dir: Path, tmp_path: Path
-) -> None:
+def test_cli_base_and_tuned_side_by_side(tiny_dir: Path, adapter_dir: Path, tmp_path: Path) -> None:
     data = write_eval_data(tmp_path / "data")
     run = adapter_dir.parent
     shutil.copytree(tiny_dir, run / "base", dirs_exist_ok=True)
@@ -103,7 +103,8 @@ def test_cli_compares_base_and_tuned_and_writes_both_results(
     result = qiao("workshop", "eval", "--run", run, *options, "--lang", "en")
     assert result.exit_code == 0, result.stderr
     text = result.squeezed()
-    assert "Medicalmultiple-choiceaccuracy" in text and "Change" in text
+    assert "Medicalmultiple-choiceaccuracy" in text
+    assert "Change" in text
     base = json.loads((run / "eval" / "base.json").read_text(encoding="utf-8"))
     tuned = json.loads((run / "eval" / "tuned.json").read_text(encoding="utf-8"))
     assert base["model"]["adapter"] is None
@@ -134,12 +135,14 @@ def test_cli_explains_a_missing_adapter(tiny_dir: Path, tmp_path: Path) -> None:
         "zh",
     )
     assert result.exit_code != 0
-    assert "--adapter" in result.squeezed() and "Traceback" not in result.stderr
+    assert "--adapter" in result.squeezed()
+    assert "Traceback" not in result.stderr
     bad = qiao("workshop", "eval", "--base", tiny_dir, "--models", "best", "--lang", "en")
-    assert bad.exit_code != 0 and "base,tuned" in bad.squeezed()
+    assert bad.exit_code != 0
+    assert "base,tuned" in bad.squeezed()
 
 
-def test_kb_answers_builds_a_sample_base_once_and_scores_answers(
+def test_kb_answers_on_sampled_base(
     generator: TransformersGenerator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from qiao.workshop.evaluate.kb_answers import evaluate_kb_answers
@@ -159,9 +162,12 @@ def test_kb_answers_builds_a_sample_base_once_and_scores_answers(
     kb_home = tmp_path / "kb-home"
 
     first = evaluate_kb_answers(generator, data, kb_home, limit=2, distractors=2, max_tokens=4)
-    assert first["n"] == 2 and first["generator"] == "transformers:base"
-    assert first["documents"] == 4  # 2 gold passages and 2 distractors
-    assert 0 <= first["char_f1"] <= 1 and 0 <= first["refusal_rate"] <= 1
+    assert first["n"] == 2
+    assert first["generator"] == "transformers:base"
+    # The 2 gold passages and 2 distractors.
+    assert first["documents"] == 4
+    assert 0 <= first["char_f1"] <= 1
+    assert 0 <= first["refusal_rate"] <= 1
     again = evaluate_kb_answers(generator, data, kb_home, limit=2, distractors=2, max_tokens=4)
     assert again["knowledge_base"] == first["knowledge_base"]
     assert not list(kb_home.glob(".*.jsonl")), "the sampled corpus file is left behind"

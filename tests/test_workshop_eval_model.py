@@ -46,9 +46,7 @@ def questions(data: Path) -> list:
     return read_choice_questions(data / "domain_eval" / "test.jsonl")
 
 
-def test_choice_prompt_uses_the_chat_template_and_ends_before_the_letter(
-    loaded: tuple, data: Path
-) -> None:
+def test_choice_prompt_ends_before_letter(loaded: tuple, data: Path) -> None:
     _, tokenizer = loaded
     prompt = choice_prompt(tokenizer, questions(data)[0])
     assert prompt.startswith("<|im_start|>user\n以下是关于临床知识的单项选择题")
@@ -56,14 +54,15 @@ def test_choice_prompt_uses_the_chat_template_and_ends_before_the_letter(
     assert prompt.endswith("<|im_start|>assistant\n" + ANSWER_PREFIX)
 
 
-def test_scores_have_one_letter_per_question_and_repeat_exactly(loaded: tuple, data: Path) -> None:
+def test_score_choices_is_deterministic(loaded: tuple, data: Path) -> None:
     model, tokenizer = loaded
     rows = questions(data)
     first = score_choices(model, tokenizer, rows, batch_size=3)
     again = score_choices(model, tokenizer, rows, batch_size=3)
     alone = score_choices(model, tokenizer, rows, batch_size=1)
 
-    assert first.n == len(CHOICE_ROWS) and len(first.predictions) == first.n
+    assert first.n == len(CHOICE_ROWS)
+    assert len(first.predictions) == first.n
     assert set(first.predictions) <= set(LETTERS)
     assert first.predictions == again.predictions
     # Left padding and position ids make a batched prompt score like a prompt alone.
@@ -74,9 +73,7 @@ def test_scores_have_one_letter_per_question_and_repeat_exactly(loaded: tuple, d
     ) / len(CHOICE_ROWS)
 
 
-def test_a_bias_towards_one_letter_sets_accuracy_to_that_letters_share(
-    loaded: tuple, data: Path
-) -> None:
+def test_score_choices_letter_bias(loaded: tuple, data: Path) -> None:
     model, tokenizer = loaded
     letter_a, letter_b = letter_token_ids(tokenizer)[:2]
     bias_towards(model, letter_a)
@@ -84,23 +81,27 @@ def test_a_bias_towards_one_letter_sets_accuracy_to_that_letters_share(
     bias_towards(model, letter_b)
     towards_b = score_choices(model, tokenizer, questions(data), batch_size=4)
 
-    assert towards_a.predictions == ["A"] * 8 and towards_a.accuracy == 3 / 8
-    assert towards_b.predictions == ["B"] * 8 and towards_b.accuracy == 2 / 8
+    assert towards_a.predictions == ["A"] * 8
+    assert towards_a.accuracy == 3 / 8
+    assert towards_b.predictions == ["B"] * 8
+    assert towards_b.accuracy == 2 / 8
     assert towards_a.letter_mass == pytest.approx(1.0)
     assert towards_a.per_subject == {"clinical_knowledge": 3 / 8}
 
 
-def test_generation_is_greedy_bounded_and_stops_at_end_of_turn(loaded: tuple) -> None:
+def test_generate_answers_bounded_and_stops(loaded: tuple) -> None:
     model, tokenizer = loaded
     asked = ["感冒发烧怎么办", "胃痛吃什么药好", "高血压患者能吃党参吗"]
     answers, lengths = generate_answers(model, tokenizer, asked, max_new_tokens=6, batch_size=2)
     again, _ = generate_answers(model, tokenizer, asked, max_new_tokens=6, batch_size=3)
     assert answers == again
-    assert len(answers) == 3 and all(0 <= n <= 6 for n in lengths)
+    assert len(answers) == 3
+    assert all(0 <= n <= 6 for n in lengths)
 
     bias_towards(model, tokenizer.convert_tokens_to_ids("<|im_end|>"))
     stopped, stopped_lengths = generate_answers(model, tokenizer, asked, max_new_tokens=6)
-    assert stopped == ["", "", ""] and stopped_lengths == [0, 0, 0]
+    assert stopped == ["", "", ""]
+    assert stopped_lengths == [0, 0, 0]
 
 
 def test_evaluate_model_scores_every_set_and_writes_json(
@@ -114,19 +115,22 @@ def test_evaluate_model_scores_every_set_and_writes_json(
     for key in ("domain_mc_acc", "general_mc_acc", "domain_rouge_l", "domain_char_f1"):
         assert 0 <= result[key] <= 1
     assert set(result["seconds_per_item"]) == {"domain_mc", "general_mc", "domain_generation"}
-    assert ("domain_mc", 5, 5) in seen and ("domain_generation", 2, 2) in seen
-    assert len(result["examples"]) == 2 and result["examples"][0]["reference"]
+    assert ("domain_mc", 5, 5) in seen
+    assert ("domain_generation", 2, 2) in seen
+    assert len(result["examples"]) == 2
+    assert result["examples"][0]["reference"]
     assert result["model"] == {"base": str(tiny_dir), "adapter": None}
 
     path = write_eval_result(result, tmp_path / "eval" / "base.json")
     assert json.loads(path.read_text(encoding="utf-8"))["n"] == result["n"]
 
 
-def test_evaluate_model_runs_only_the_chosen_sets_with_few_shot(tiny_dir: Path, data: Path) -> None:
+def test_evaluate_model_chosen_sets_few_shot(tiny_dir: Path, data: Path) -> None:
     settings = EvalSettings(data_dir=data, sets=("general_mc",), shots=2)
     result = evaluate_model(tiny_dir, None, settings)
     assert result["n"] == {"general_mc": 8}
-    assert result["domain_mc_acc"] is None and result["domain_rouge_l"] is None
+    assert result["domain_mc_acc"] is None
+    assert result["domain_rouge_l"] is None
 
 
 def test_missing_data_fails_before_the_model_loads(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from qiao.workshop.evaluate import (
     read_eval_result,
     write_eval_result,
 )
+from qiao.workshop.evaluate.kb_answers import evaluate_kb_answers_with_model
 from qiao.workshop.evaluate.loading import DTYPES
 
 __all__ = ["app"]
@@ -30,7 +31,7 @@ app = typer.Typer()
 
 MODELS = ("base", "tuned")
 DEFAULTS = EvalSettings()
-# Where a base model given as a GGUF file is dequantised, under the Qiao home.
+# Folder under the Qiao home for base models dequantised from GGUF files.
 HF_BASE_CACHE = Path("workshop") / "hf-base"
 
 
@@ -143,8 +144,14 @@ def evaluate(
 
     if kb_answers:
         last = chosen[-1]
-        results[last]["kb_answers"] = _kb_answers(
-            base_dir, adapter_dir if last == "tuned" else None, settings, config.home, kb_answers
+        results[last]["kb_answers"] = evaluate_kb_answers_with_model(
+            base_dir,
+            adapter_dir if last == "tuned" else None,
+            settings.resolved_data_dir(),
+            config.home / "workshop" / "kb",
+            limit=kb_answers,
+            threads=settings.threads,
+            seed=settings.seed,
         )
         if out_dir is not None:
             write_eval_result(results[last], out_dir / f"{last}.json")
@@ -178,25 +185,6 @@ def _evaluate_one(
             bar.update(tasks[name], completed=done)
 
         return evaluate_model(base_dir, adapter_dir, settings, advance)
-
-
-def _kb_answers(
-    base_dir: Path, adapter_dir: Path | None, settings: EvalSettings, home: Path, limit: int
-) -> dict[str, Any]:
-    from qiao.workshop.evaluate.kb_answers import evaluate_kb_answers
-    from qiao.workshop.hf_generator import TransformersGenerator
-
-    generator = TransformersGenerator(base_dir, adapter_dir, threads=settings.threads)
-    try:
-        return evaluate_kb_answers(
-            generator,
-            settings.resolved_data_dir(),
-            home / "workshop" / "kb",
-            limit=limit,
-            seed=settings.seed,
-        )
-    finally:
-        generator.close()
 
 
 def _print_comparison(comparison: list[dict[str, Any]], results: dict[str, Any]) -> None:

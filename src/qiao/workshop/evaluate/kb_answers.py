@@ -36,7 +36,7 @@ from qiao.knowledge.evaluate import read_qa
 from qiao.llm.base import Generator
 from qiao.workshop.evaluate.sets import sample_rows
 
-__all__ = ["bench_kb_home", "evaluate_kb_answers"]
+__all__ = ["bench_kb_home", "evaluate_kb_answers", "evaluate_kb_answers_with_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,26 @@ def evaluate_kb_answers(
         seconds=round(time.perf_counter() - started, 1),
     )
     return metrics
+
+
+def evaluate_kb_answers_with_model(
+    base_dir: Path,
+    adapter_dir: Path | None,
+    data_dir: Path,
+    kb_home: Path,
+    *,
+    limit: int = 5,
+    threads: int = 2,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Load the model of ``base_dir`` (plus ``adapter_dir``) and run :func:`evaluate_kb_answers`."""
+    from qiao.workshop.hf_generator import TransformersGenerator
+
+    generator = TransformersGenerator(base_dir, adapter_dir, threads=threads)
+    try:
+        return evaluate_kb_answers(generator, data_dir, kb_home, limit=limit, seed=seed)
+    finally:
+        generator.close()
 
 
 def _knowledge_base(

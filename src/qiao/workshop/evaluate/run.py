@@ -55,7 +55,10 @@ EXAMPLES_KEPT = 3
 
 @dataclass
 class EvalSettings:
-    """What to evaluate and how much of it; ``None`` limits mean every item."""
+    """Sets, sample sizes and model settings of one evaluation.
+
+    A limit of ``None`` means every item of the set.
+    """
 
     data_dir: Path | None = None
     mc_limit: int | None = 50
