@@ -171,7 +171,11 @@ def _dequantise_into(gguf_path: Path, folder: Path) -> None:
             quantization_config=transformers.GgufConfig(dequantize=True),
             dtype=torch.bfloat16,
         )
-    except (ValueError, KeyError, RuntimeError, OSError, NotImplementedError) as error:
+    except MemoryError:
+        raise
+    except Exception as error:
+        # A damaged or unsupported file fails deep inside the loader with many error
+        # types (struct.error, ValueError, KeyError, IndexError ...).
         raise ModelError(
             f"transformers could not read {gguf_path} as a GGUF model ({error}); give a GGUF"
             " of an architecture transformers supports (e.g. Qwen2, Llama, Mistral) or a"
