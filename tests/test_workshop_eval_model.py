@@ -151,3 +151,12 @@ def test_empty_set_and_missing_model_are_clear_errors(
         evaluate_model(tmp_path / "no-model", None, EvalSettings(data_dir=data))
     with pytest.raises(NotFoundError, match="adapter_config.json"):
         evaluate_model(tiny_dir, tmp_path, EvalSettings(data_dir=data, sets=("domain_mc",)))
+
+
+def test_choice_prompt_needs_a_chat_template(loaded: tuple, data: Path) -> None:
+    from qiao.errors import ModelError
+
+    _, tokenizer = loaded
+    tokenizer.chat_template = None
+    with pytest.raises(ModelError, match="no chat template"):
+        choice_prompt(tokenizer, questions(data)[0])

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from qiao.workshop.chat_format import render_chat
 from qiao.workshop.evaluate.sets import LETTERS, ChoiceQuestion
 
 __all__ = ["ANSWER_PREFIX", "choice_prompt", "open_prompt", "render_prompt"]
@@ -21,11 +22,7 @@ ANSWER_PREFIX = "答案："
 
 
 def render_prompt(tokenizer: Any, messages: list[dict[str, str]]) -> str:
-    """Render ``messages`` with the tokenizer's chat template, ending in an assistant turn."""
-    try:
-        from qiao.workshop.chat_format import render_chat
-    except ImportError:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    """Render ``messages`` with the chat template used in training, ending in an assistant turn."""
     return render_chat(tokenizer, messages, add_generation_prompt=True)
 
 
