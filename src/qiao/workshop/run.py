@@ -84,7 +84,9 @@ def run_recipe(
         report(1, 1)
         logger.info("stage %s finished in %.1f s", name, seconds)
 
-    return write_report(run_dir, recipe, stages["stages"])
+    # stages.json keeps its keys sorted; the report lists stages in run order.
+    finished = {name: stages["stages"][name] for name, _ in STAGES if name in stages["stages"]}
+    return write_report(run_dir, recipe, finished)
 
 
 def _read_stages(run_dir: Path, recipe_hash: str) -> dict[str, Any]:
