@@ -102,7 +102,7 @@ def train_lora(
     if progress is not None:
         progress(start_step, total_steps, losses[-1] if losses else None)
     trained_tokens = 0
-    step = start_step
+    step = saved_step = start_step
     try:
         for step in range(start_step + 1, total_steps + 1):
             batches = _step_batches(examples, step, steps_per_epoch, settings)
@@ -117,10 +117,12 @@ def train_lora(
             if step % settings.checkpoint_every == 0 and step < total_steps:
                 state = {"step": step, "losses": losses, "fingerprint": fingerprint}
                 save_checkpoint(checkpoint_dir, model, optimizer, state, settings.keep_checkpoints)
+                saved_step = step
     except (MemoryError, RuntimeError) as error:
+        # NOTE: no test triggers a real out-of-memory error; the message text is matched.
         if isinstance(error, RuntimeError) and not _is_out_of_memory(error):
             raise
-        raise _out_of_memory_error(error, step, checkpoint_dir, settings) from error
+        raise _out_of_memory_error(error, step, saved_step, checkpoint_dir, settings) from error
 
     summary = {
         "adapter": str(out_dir),
@@ -235,8 +237,9 @@ def _is_out_of_memory(error: RuntimeError) -> bool:
     return "out of memory" in text or "can't allocate memory" in text
 
 
-def _out_of_memory_error(error: BaseException, step: int, folder: Path, settings: TrainSettings):
-    saved = (step - 1) // settings.checkpoint_every * settings.checkpoint_every
+def _out_of_memory_error(
+    error: BaseException, step: int, saved: int, folder: Path, settings: TrainSettings
+) -> ModelError:
     kept = (
         f"checkpoint step-{saved} in {folder} is kept" if saved else "no checkpoint was saved yet"
     )
