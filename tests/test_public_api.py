@@ -97,6 +97,16 @@ PUBLIC_API = {
         "shuffle_for_epoch",
         "write_med_dialogue_pairs",
     ],
+    "qiao.workshop.evaluate": [
+        "EVAL_SETS",
+        "EvalProgress",
+        "EvalSettings",
+        "METRICS",
+        "compare_results",
+        "evaluate_model",
+        "read_eval_result",
+        "write_eval_result",
+    ],
 }
 
 

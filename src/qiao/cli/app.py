@@ -8,7 +8,7 @@ import sys
 import typer
 
 from qiao import __version__
-from qiao.cli import evaluate, kb, keys, vectordb, workshop
+from qiao.cli import evaluate, kb, keys, vectordb, workshop, workshop_export
 from qiao.cli.ask import ask, search
 from qiao.cli.common import error_console, t
 from qiao.cli.demo import demo
@@ -32,6 +32,7 @@ app.add_typer(evaluate.app, name="eval")
 app.add_typer(keys.app, name="keys")
 app.add_typer(vectordb.app, name="vectordb")
 app.add_typer(workshop.app, name="workshop")
+app.add_typer(workshop_export.models_app, name="models")
 app.command("ask")(ask)
 app.command("search")(search)
 app.command("demo")(demo)

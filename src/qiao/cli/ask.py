@@ -28,7 +28,12 @@ def ask(
         str | None,
         typer.Option(help="Generator: auto, llama, openai or extractive (default: the setting)."),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Local GGUF file to generate with.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Local GGUF file, or the name of a model registered by qiao workshop deploy."
+        ),
+    ] = None,
     top_k: Annotated[int | None, typer.Option(help="Passages given to the generator.")] = None,
     home: HomeOption = None,
     lang: LangOption = None,

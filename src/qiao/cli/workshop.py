@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from qiao.cli import workshop_eval, workshop_export, workshop_train
 from qiao.cli.common import JsonOption, LangOption, console, error_console, setup, t
 from qiao.cli.progress import ChunkProgress, progress_bar
 from qiao.errors import InvalidInputError
@@ -32,6 +33,9 @@ data_app = typer.Typer(
     help="Prepare and mix training data. / 准备并混合训练数据。", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+app.add_typer(workshop_export.app)
+app.add_typer(workshop_eval.app)
+app.add_typer(workshop_train.app)
 
 
 @data_app.command("prepare")

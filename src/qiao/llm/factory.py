@@ -7,12 +7,13 @@ import logging
 from pathlib import Path
 
 from qiao.config import GENERATOR_KINDS, GeneratorSettings
-from qiao.errors import ConfigError
+from qiao.errors import ConfigError, ModelError
 from qiao.llm.base import Generator
 from qiao.llm.checksum import ProgressCallback
 from qiao.llm.llamacpp import LlamaCppGenerator
 from qiao.llm.model_files import DEFAULT_MODEL, default_model_available, ensure_default_model
 from qiao.llm.openai_compat import OpenAICompatibleGenerator
+from qiao.llm.registry import REGISTRY_FILE, RegisteredModel, find_registered_model
 
 __all__ = ["create_generator", "generator_status", "llama_cpp_installed"]
 
@@ -79,6 +80,15 @@ def generator_status(settings: GeneratorSettings, models_dir: Path) -> str:
             f"{prefix} llama-cpp-python is not installed, so answers are extractive; {INSTALL_HINT}"
         )
     if settings.model_path:
+        registered = _registered(settings.model_path, models_dir)
+        if registered is not None:
+            adapter = (
+                f" with the LoRA adapter {registered.lora_path}" if registered.lora_path else ""
+            )
+            return (
+                f"llama.cpp with the registered model {registered.name}: "
+                f"{registered.model_path}{adapter}"
+            )
         path = Path(settings.model_path).expanduser()
         missing = "" if path.is_file() else " (file not found; fix QIAO_MODEL_PATH)"
         return f"llama.cpp with {path}{missing}"
@@ -106,11 +116,31 @@ def _llama_usable(settings: GeneratorSettings, models_dir: Path) -> bool:
 def _create_llama(
     settings: GeneratorSettings, models_dir: Path, progress: ProgressCallback | None
 ) -> Generator:
+    lora_path = None
     if settings.model_path:
-        path = Path(settings.model_path).expanduser()
+        registered = _registered(settings.model_path, models_dir)
+        path = registered.model_path if registered else Path(settings.model_path).expanduser()
+        lora_path = registered.lora_path if registered else None
+        if registered is None and not path.exists() and path.suffix != ".gguf":
+            raise ModelError(
+                f"{settings.model_path!r} is neither a GGUF file nor a model registered in "
+                f"{models_dir / REGISTRY_FILE}; list the registered models with qiao models "
+                "list, or give the path of a .gguf file",
+                key="model_unknown",
+                value=settings.model_path,
+            )
     else:
         path = ensure_default_model(models_dir, progress)
-    return LlamaCppGenerator(path, threads=settings.threads, context_size=settings.context_size)
+    return LlamaCppGenerator(
+        path, threads=settings.threads, context_size=settings.context_size, lora_path=lora_path
+    )
+
+
+def _registered(model: str, models_dir: Path) -> RegisteredModel | None:
+    """Return the registered model named ``model``, unless ``model`` is an existing file."""
+    if Path(model).expanduser().is_file():
+        return None
+    return find_registered_model(models_dir, model)
 
 
 def _create_openai(settings: GeneratorSettings) -> Generator:

@@ -15,6 +15,7 @@ from typing import Any
 from qiao.errors import InvalidInputError, ModelError
 from qiao.llm.base import ChatMessage, Completion, Generator, check_messages
 from qiao.llm.cpu_features import cpu_has_amx, without_extra_buffers
+from qiao.llm.lora_check import check_lora_fits
 from qiao.llm.model_files import verify_model_file
 from qiao.optional import require
 
@@ -31,16 +32,34 @@ class LlamaCppGenerator(Generator):
     exhausted or closed.
     """
 
-    def __init__(self, model_path: Path, threads: int = 0, context_size: int = 4096) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        threads: int = 0,
+        context_size: int = 4096,
+        lora_path: Path | None = None,
+    ) -> None:
         if threads < 0:
             raise InvalidInputError(f"invalid thread count {threads}; use 0 for all CPU cores")
         if context_size < 1:
             raise InvalidInputError(f"invalid context size {context_size}; use a positive number")
         llama_cpp = require("llama_cpp", "llm", "llama-cpp-python")
         self.model_path = verify_model_file(model_path)
+        # A GGUF LoRA adapter (qiao workshop export) that llama.cpp applies on top of the model.
+        self.lora_path = Path(lora_path).expanduser() if lora_path else None
+        if self.lora_path and not self.lora_path.is_file():
+            raise ModelError(
+                f"LoRA adapter {self.lora_path} not found; export it again with qiao workshop "
+                "export, or choose another model"
+            )
+        if self.lora_path:
+            verify_model_file(self.lora_path)
+            check_lora_fits(self.model_path, self.lora_path)
         self.threads = threads or _available_cores()
         self.context_size = context_size
         self.name = f"llama.cpp:{self.model_path.name}"
+        if self.lora_path:
+            self.name += f"+{self.lora_path.name}"
         self._lock = threading.Lock()
 
         began = time.perf_counter()
@@ -52,12 +71,19 @@ class LlamaCppGenerator(Generator):
             with guard:
                 self._llama: Any = llama_cpp.Llama(
                     model_path=str(self.model_path),
+                    lora_path=str(self.lora_path) if self.lora_path else None,
                     n_ctx=context_size,
                     n_threads=self.threads,
                     n_threads_batch=self.threads,
                     verbose=False,
                 )
         except (ValueError, RuntimeError, OSError) as error:
+            if self.lora_path:
+                raise ModelError(
+                    f"llama.cpp failed to load {self.model_path} with the LoRA adapter "
+                    f"{self.lora_path}: {error}; check that the adapter was exported for this "
+                    f"model and that both are complete GGUF files"
+                ) from error
             raise ModelError(
                 f"llama.cpp failed to load {self.model_path}: {error}; check that the file is a "
                 f"complete GGUF model supported by llama-cpp-python {llama_cpp.__version__}"
