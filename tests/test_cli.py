@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_runner import CliResult, run_qiao
 from pypdf import PdfWriter
 from sample_data import PRODUCTS
-from typer.testing import CliRunner
 
-from qiao.cli.app import main
-from qiao.i18n import detect_language, set_language
 from qiao.knowledge import load_file
 from qiao.knowledge.prompt import NO_ANSWER
 from qiao.llm.factory import llama_cpp_installed
@@ -43,41 +41,11 @@ QIAO_SCRIPT = Path(sys.executable).parent / "qiao"
 PRODUCT_FIELDS = ("--id-field", "sku", "--text-field", "body", "--title-field", "name")
 
 
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def contains(self, text: str) -> bool:
-        """Return whether stdout or stderr contains ``text``, ignoring rich's line wrapping."""
-        return _squeeze(text) in _squeeze(self.stdout + self.stderr)
-
-    def json(self) -> object:
-        return json.loads(self.stdout)
-
-
 def _squeeze(text: str) -> str:
     return "".join(text.split())
 
 
-def qiao(*args: object, stdin: str | None = None) -> CliResult:
-    """Run ``qiao ARGS`` in this process and return its exit status and output."""
-    argv = sys.argv
-    # A new process starts without a chosen language; an earlier --lang must not carry over.
-    set_language(detect_language())
-    with CliRunner().isolation(input=stdin) as (stdout, stderr, _):
-        sys.argv = ["qiao", *map(str, args)]
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
-        finally:
-            sys.argv = argv
-            sys.stdout.flush()
-            sys.stderr.flush()
-        return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+qiao = run_qiao
 
 
 def clean_environment(patch: pytest.MonkeyPatch) -> None:

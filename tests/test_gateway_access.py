@@ -6,11 +6,11 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import openai
 import pytest
+from cli_runner import CliResult, run_qiao
 from gateway_support import (
     RunningGateway,
     build_product_kb,
@@ -18,9 +18,7 @@ from gateway_support import (
     running_gateway,
     upstream_server,
 )
-from typer.testing import CliRunner
 
-from qiao.cli.app import main
 from qiao.gateway.access import auth_required
 from qiao.gateway.audit import AuditLog
 
@@ -50,28 +48,9 @@ def gateway(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ru
             yield running
 
 
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 def qiao(home: Path, *arguments: str) -> CliResult:
     """Run ``qiao ARGUMENTS --home HOME --lang en`` through the CLI's entry point."""
-    argv = sys.argv
-    with CliRunner().isolation() as (stdout, stderr, _):
-        sys.argv = ["qiao", *arguments, "--home", str(home), "--lang", "en"]
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        finally:
-            sys.argv = argv
-            sys.stdout.flush()
-            sys.stderr.flush()
-        return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+    return run_qiao(*arguments, "--home", home, "--lang", "en")
 
 
 def create_key(home: Path, name: str, *limits: str) -> dict:

@@ -3,44 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
 
 import pytest
-from typer.testing import CliRunner
+from cli_runner import run_qiao
 from workshop_fixtures import HEALTH_PAIRS, VALID_ID, conversation, read_jsonl, write_jsonl
 
-from qiao.cli.app import main
-from qiao.i18n import detect_language, set_language
-
-
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def squeezed(self) -> str:
-        """Return stdout and stderr without whitespace, which rich wraps at its width."""
-        return "".join((self.stdout + self.stderr).split())
-
-
-def qiao(*args: object) -> CliResult:
-    """Run ``qiao ARGS`` in this process and return its exit status and output."""
-    argv = sys.argv
-    set_language(detect_language())
-    with CliRunner().isolation() as (stdout, stderr, _):
-        sys.argv = ["qiao", *map(str, args)]
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
-        finally:
-            sys.argv = argv
-            sys.stdout.flush()
-            sys.stderr.flush()
-        return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+qiao = run_qiao
 
 
 @pytest.fixture

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 import struct
-import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_runner import run_qiao
 
-from qiao.cli.app import main
 from qiao.config import GeneratorSettings
 from qiao.errors import (
     AlreadyExistsError,
@@ -26,7 +23,6 @@ from qiao.errors import (
     NotFoundError,
     StorageError,
 )
-from qiao.i18n import detect_language, set_language
 from qiao.llm.factory import _registered, create_generator, generator_status
 from qiao.llm.gguf_metadata import read_gguf_metadata
 from qiao.llm.lora_check import check_lora_fits
@@ -471,32 +467,7 @@ def test_status_names_registered_model(tmp_path, export_dir):
     assert "adapter.gguf" in status
 
 
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def squeezed(self) -> str:
-        return "".join((self.stdout + self.stderr).split())
-
-
-def qiao(*args: object) -> CliResult:
-    """Run ``qiao ARGS`` in this process and return its exit status and output."""
-    argv = sys.argv
-    set_language(detect_language())
-    with CliRunner().isolation() as (stdout, stderr, _):
-        sys.argv = ["qiao", *map(str, args)]
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
-        finally:
-            sys.argv = argv
-            sys.stdout.flush()
-            sys.stderr.flush()
-        return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+qiao = run_qiao
 
 
 def test_cli_deploy_and_list(tmp_path, export_dir):
