@@ -45,7 +45,10 @@ CANDIDATES = 5
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """How the cache matches and how long it keeps entries; ``ttl_seconds <= 0`` keeps them."""
+    """Similarity threshold, entry lifetime and size limit of the cache.
+
+    With ``ttl_seconds <= 0`` entries never expire.
+    """
 
     threshold: float = DEFAULT_THRESHOLD
     ttl_seconds: int = 24 * 3600
@@ -64,9 +67,9 @@ class CacheSettings:
 
 @dataclass(frozen=True)
 class CacheKey:
-    """What must match exactly: model, system prompt, knowledge-base version, earlier turns.
+    """The exact-match part of a cache entry: model, system prompt, knowledge-base version, context.
 
-    ``context`` is the conversation before the last user turn; whitespace
+    ``context`` is the conversation before the last user turn. Whitespace
     and Unicode width differences are normalised before hashing.
     """
 

@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 # Earlier turns read when ranking entities; older mentions weigh less than 1%.
 MAX_HISTORY_TURNS = 12
-# A question with no pronoun whose last clause has at most this many content
-# characters is taken to omit its subject ("门票多少钱？"); a longer one is standalone.
+# A question without a pronoun is taken to omit its subject ("门票多少钱？") when its
+# last clause has at most this many content characters. A longer one is standalone.
 MAX_ELLIPTICAL_CHARS = 20
 # Pronouns and demonstratives that refer back to an entity. "其他", "他们",
 # "应该" and "其中" are excluded.
