@@ -4,17 +4,22 @@ Prints and stores each set's score, wall seconds, CPU seconds and CPU seconds
 per item. Needs the ``workshop`` extra; the base is a Hugging Face folder or a
 GGUF file (default: the default local model, converted once into the cache).
 
-    python benchmarks/workshop_eval.py [--base PATH] [--adapter DIR]
+    python benchmarks/workshop_eval.py [--base PATH] [--adapter DIR] [--kb-answers N]
+
+``--kb-answers N`` also asks N dev questions through a knowledge base with the
+model as its generator (see ``qiao workshop eval --kb-answers``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 
 from benchmarks.common import data_dir, hardware, print_table, write_result
 from qiao.workshop.base_model import ensure_hf_base, resolve_base_source
+from qiao.workshop.evaluate.kb_answers import evaluate_kb_answers_with_model
 from qiao.workshop.evaluate.run import EvalSettings, evaluate_model
 
 SCORES = {
@@ -29,6 +34,7 @@ def main() -> None:
     parser.add_argument("--base", default="default", help="HF folder, .gguf file or 'default'")
     parser.add_argument("--adapter", type=Path, default=None, help="LoRA adapter folder")
     parser.add_argument("--home", type=Path, default=Path.home() / ".qiao")
+    parser.add_argument("--kb-answers", type=int, default=0, help="knowledge-base questions")
     args = parser.parse_args()
 
     source = resolve_base_source(args.base, args.home / "models")
@@ -49,11 +55,16 @@ def main() -> None:
             ]
         )
     print_table(["set", "n", "metric", "score", "wall s", "CPU s", "wall s/item"], rows)
-    load = os.getloadavg()
-    path = write_result(
-        "workshop_eval",
-        {"hardware": hardware(), "load_average_after": list(load), "result": result},
-    )
+    record = {"hardware": hardware(), "result": result}
+    if args.kb_answers:
+        started = time.perf_counter()
+        record["kb_answers"] = evaluate_kb_answers_with_model(
+            base_dir, args.adapter, data_dir(), args.home, limit=args.kb_answers
+        )
+        record["kb_answers_seconds"] = round(time.perf_counter() - started, 1)
+        print(record["kb_answers"])
+    record["load_average_after"] = list(os.getloadavg())
+    path = write_result("workshop_eval", record)
     print(f"wrote {path}")
 
 
