@@ -38,7 +38,11 @@ def main() -> None:
     args = parser.parse_args()
 
     source = resolve_base_source(args.base, args.home / "models")
+    # Zero when the home already holds the converted folder; a GGUF's first conversion otherwise.
+    started = time.perf_counter()
     base_dir = ensure_hf_base(source, args.home / "workshop" / "hf-base")
+    base_seconds = round(time.perf_counter() - started, 1)
+    print(f"base model ready in {base_seconds} s: {base_dir}")
     result = evaluate_model(base_dir, args.adapter, EvalSettings(data_dir=data_dir()))
 
     rows = []
@@ -55,7 +59,7 @@ def main() -> None:
             ]
         )
     print_table(["set", "n", "metric", "score", "wall s", "CPU s", "wall s/item"], rows)
-    record = {"hardware": hardware(), "result": result}
+    record = {"hardware": hardware(), "base_seconds": base_seconds, "result": result}
     if args.kb_answers:
         started = time.perf_counter()
         record["kb_answers"] = evaluate_kb_answers_with_model(

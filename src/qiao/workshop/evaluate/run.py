@@ -12,8 +12,8 @@ the same items:
   check for forgetting.
 
 The defaults (50 questions per multiple-choice set, 16 open questions of at
-most 64 new tokens, zero-shot) cost about 88 CPU seconds for the default 0.5B
-model in bfloat16, about 0.6 per question and 1.8 per generated answer. That
+most 64 new tokens, zero-shot) cost about 80 to 90 CPU seconds for the default 0.5B
+model in bfloat16, about 0.55 per question and 1.5 to 1.8 per generated answer. That
 was measured by benchmarks/workshop_eval.py on a 2-core AMD EPYC (Zen 4).
 With 50 questions, one standard error of an accuracy near 0.3 is about 6.5
 points.
