@@ -5,10 +5,10 @@ is either a Hugging Face folder (``config.json`` naming a causal-LM
 architecture, tokenizer files, weights) used in place, or a GGUF file. A GGUF
 file is dequantised once with transformers' GGUF loader and saved as a
 Hugging Face folder under ``cache_dir/<first 16 hex digits of its SHA-256>``,
-so a file with the same content is converted only once. On 2 busy CPU cores
-the default model (Qwen2.5-Coder-0.5B-Instruct Q4_K_M, 491 MB) took 127 s of
-wall time (44 s of CPU time) to dequantise and save as bf16 safetensors
-(1.3 GB).
+so a file with the same content is converted only once. On 2 idle CPU cores
+the default model (Qwen2.5-Coder-0.5B-Instruct Q4_K_M, 491 MB) took 40 s to
+dequantise and save as bf16 safetensors (1.3 GB), as timed by
+benchmarks/workshop_eval.py.
 
 Without an argument the default local model of :mod:`qiao.llm.model_files`
 is used.
