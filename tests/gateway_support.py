@@ -36,10 +36,13 @@ class RunningGateway:
 
 @contextmanager
 def running_gateway(
-    settings: Settings, auth: bool | None = None, routers: tuple = ()
+    settings: Settings, auth: bool | None = None, routers: tuple = (), vectordb: object = None
 ) -> Iterator[RunningGateway]:
-    """Serve ``settings`` on a free port of 127.0.0.1 until the block ends."""
-    app = create_app(settings, auth=auth, routers=routers)
+    """Serve ``settings`` on a free port of 127.0.0.1 until the block ends.
+
+    ``vectordb`` is a VearchMount that adds Vearch's REST API, or None.
+    """
+    app = create_app(settings, auth=auth, routers=routers, vectordb=vectordb)
     server = build_server(app, "127.0.0.1", 0, graceful_timeout_s=5)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -298,15 +298,22 @@ def test_serve_command_with_auth(tmp_path: Path) -> None:
                 time.sleep(0.2)
         anonymous = httpx.get(url + "/v1/models")
         signed = httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {key}"})
+        # The Vearch API is on by default, with its own Basic auth.
+        databases = httpx.get(url + "/dbs", auth=("root", "secret"))
     finally:
         server.send_signal(signal.SIGINT)
         stdout, stderr = server.communicate(timeout=30)
 
     assert anonymous.status_code == 401
     assert signed.status_code == 200
+    assert databases.json() == {"code": 0, "data": []}
     assert server.returncode == 0, stderr
     assert f"OpenAI-compatible API at {url}/v1" in stdout
     assert "API keys required" in stdout
+    assert f"Vearch REST API of vector database {tmp_path / 'vectordb'} at {url}" in " ".join(
+        stdout.split()
+    )
+    assert f"closed vector database {tmp_path / 'vectordb'}" in stderr
     assert "Server stopped." in stdout
 
 

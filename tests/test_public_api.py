@@ -30,7 +30,7 @@ PUBLIC_API = {
         "connect",
     ],
     "qiao.vectordb.client": ["RemoteEngine", "RemoteSpace"],
-    "qiao.vectordb.server": ["ServerSettings", "create_app", "serve"],
+    "qiao.vectordb.server": ["ServerSettings", "VearchMount", "create_app", "serve"],
     "qiao.knowledge": [
         "Answer",
         "Answerer",

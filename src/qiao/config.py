@@ -139,6 +139,10 @@ class GatewaySettings:
     audit_question: str = "hash"
     audit_max_bytes: int = 10_000_000
     audit_backups: int = 5
+    # Also serve the vector database with Vearch's REST API on the gateway's port.
+    vectordb: bool = True
+    # Engine folder of that API; empty means Settings.vectordb_dir.
+    vectordb_data: str = ""
 
 
 @dataclass
@@ -164,6 +168,11 @@ class Settings:
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def vectordb_dir(self) -> Path:
+        """The engine folder that ``qiao vectordb serve`` and ``qiao serve`` use by default."""
+        return self.home / "vectordb"
 
 
 def default_home() -> Path:
@@ -201,6 +210,8 @@ ENVIRONMENT_KEYS: dict[str, tuple[str, str]] = {
     "QIAO_GATEWAY_REWRITE": ("gateway", "rewrite"),
     "QIAO_GATEWAY_AUDIT": ("gateway", "audit"),
     "QIAO_GATEWAY_AUDIT_QUESTION": ("gateway", "audit_question"),
+    "QIAO_GATEWAY_VECTORDB": ("gateway", "vectordb"),
+    "QIAO_GATEWAY_VECTORDB_DATA": ("gateway", "vectordb_data"),
 }
 
 

@@ -328,6 +328,26 @@ _add(
     "未开启 API 密钥：仅监听本机地址时默认如此；用 --auth 开启。",
     "API keys not required (the default on a loopback address); turn them on with --auth.",
 )
+_add(
+    "serve_vectordb",
+    "向量数据库 {path} 的 Vearch REST API 地址：{url}（HTTP Basic 认证，用户 root）。",
+    "Vearch REST API of vector database {path} at {url} (HTTP Basic auth, user root).",
+)
+_add(
+    "serve_vectordb_default_password",
+    "警告：向量数据库接口在 {host} 上接受用户 root 的 Vearch 默认密码“secret”。"
+    "请设置环境变量 QIAO_VECTORDB_ROOT_PASSWORD，或用 --no-vectordb 关闭该接口。",
+    "Warning: the vector database API accepts user root with Vearch's default password "
+    "'secret' on {host}. Set QIAO_VECTORDB_ROOT_PASSWORD, or turn the API off with --no-vectordb.",
+)
+_add(
+    "serve.vectordb_locked",
+    "向量数据库 {path} 正被另一个进程（{pid}）写入，例如 qiao vectordb serve 或另一个 qiao serve。"
+    "请先停止它，或用 --vectordb-data 指定另一个文件夹，或用 --no-vectordb 不提供向量数据库接口。",
+    "The vector database {path} is locked by another process ({pid}) that writes to it, such as "
+    "qiao vectordb serve or another qiao serve. Stop it first, pass --vectordb-data with another "
+    "folder, or pass --no-vectordb to serve without the vector database API.",
+)
 _add("serve_stopped", "服务已停止。", "Server stopped.")
 _add(
     "serve_bind_failed",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,8 +14,8 @@ from qiao.vectordb import Engine
 from qiao.vectordb.server.runner import VectorDBServer
 from qiao.vectordb.server.settings import (
     DEFAULT_PORT,
-    DEFAULT_ROOT_PASSWORD,
     ServerSettings,
+    root_password_from_environment,
 )
 
 __all__ = ["app"]
@@ -24,9 +23,6 @@ __all__ = ["app"]
 logger = logging.getLogger(__name__)
 
 app = typer.Typer(help="Run the vector database. / 运行向量数据库。", no_args_is_help=True)
-
-# Environment variable that sets the password of the user root; the default is Vearch's.
-ROOT_PASSWORD_VARIABLE = "QIAO_VECTORDB_ROOT_PASSWORD"
 
 
 @app.command("serve")
@@ -60,12 +56,12 @@ def serve(
     The password of the user root is $QIAO_VECTORDB_ROOT_PASSWORD, or "secret".
     """
     settings = setup(home, lang)
-    folder = data or settings.home / "vectordb"
+    folder = data or settings.vectordb_dir
     options = ServerSettings(
         host=host,
         port=port,
         master_port=master_port,
-        root_password=os.environ.get(ROOT_PASSWORD_VARIABLE) or DEFAULT_ROOT_PASSWORD,
+        root_password=root_password_from_environment(),
         skip_auth=skip_auth,
     )
     try:

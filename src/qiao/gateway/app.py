@@ -1,10 +1,12 @@
 """The FastAPI application behind ``qiao serve``.
 
-Further APIs join the same app and port through ``routers``: for example the
-vector database routes, ``create_app(settings, routers=[vectordb_router])``.
-Their errors get OpenAI's shape unless they register handlers of their own on
-the app for their exception classes (Starlette picks the handler of the most
-specific class). The gateway's API keys apply only to the routes here.
+The vector database joins the same port through ``vectordb``, a VearchMount:
+its requests go to the Vearch app whole, with Vearch's Basic auth, envelope
+and error handlers, and the app opens and closes its engine at start-up and
+shutdown. Further APIs join through ``routers``. Their errors get OpenAI's
+shape unless they register handlers of their own on the app for their
+exception classes (Starlette picks the handler of the most specific class).
+The gateway's API keys apply only to the gateway's own routes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request
 
@@ -21,6 +24,9 @@ from qiao.gateway import catalog_routes, chat
 from qiao.gateway.access import auth_required, authenticate
 from qiao.gateway.errors import APIError, install_error_handlers
 from qiao.gateway.state import GatewayState
+
+if TYPE_CHECKING:
+    from qiao.vectordb.server.mount import VearchMount
 
 __all__ = ["create_app"]
 
@@ -32,11 +38,14 @@ def create_app(
     *,
     auth: bool | None = None,
     routers: Sequence[APIRouter] = (),
+    vectordb: VearchMount | None = None,
 ) -> FastAPI:
     """Build the gateway app for ``settings``.
 
     ``auth`` forces API keys on or off; by default ``gateway.auth`` decides
-    ("auto": on unless ``gateway.host`` is a loopback address).
+    ("auto": on unless ``gateway.host`` is a loopback address). ``vectordb``
+    adds Vearch's REST API; the app opens it at start-up unless the caller
+    already has, and closes it at shutdown.
     """
     if auth is None:
         auth = auth_required(settings.gateway.auth, settings.gateway.host)
@@ -44,14 +53,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if vectordb is not None:
+            vectordb.open()
         logger.info(
-            "gateway started: models %s, API keys %s",
+            "gateway started: models %s, API keys %s, Vearch API %s",
             ", ".join(state.catalog.model_ids()) or "none",
             "required" if auth else "not required",
+            vectordb.folder if vectordb is not None else "off",
         )
         yield
-        await state.begin_shutdown()
-        await state.close()
+        try:
+            await state.begin_shutdown()
+            await state.close()
+        finally:
+            if vectordb is not None:
+                vectordb.close()
 
     app = FastAPI(
         title="Qiao",
@@ -60,6 +76,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = state
+    app.state.vectordb = vectordb
     install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(catalog_routes.router)
@@ -78,7 +95,10 @@ def create_app(
         }
         return {"status": "ok", "version": __version__, "queues": queues}
 
-    # The place where other Qiao APIs, such as the vector database, join this app.
+    # The place where other Qiao APIs join this app.
     for router in routers:
         app.include_router(router)
+    if vectordb is not None:
+        # Last, so that every gateway route matches first.
+        app.router.routes.append(vectordb.route)
     return app

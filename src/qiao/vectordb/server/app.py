@@ -46,12 +46,15 @@ def create_app(
     *,
     master_only: bool = False,
     state: ServerState | None = None,
+    docs_prefix: str = "",
 ) -> FastAPI:
     """Return the REST app for ``engine``.
 
     The default app serves every route, as Vearch's router does. With
     ``master_only`` it serves only the master routes, as Vearch's master
     port does; pass the router app's ``state`` so both share users and config.
+    ``docs_prefix`` moves ``/openapi.json``, ``/docs`` and ``/redoc`` under
+    a path such as ``/vectordb``, for an app that shares its port with another.
     """
     settings = settings or ServerSettings()
     state = state or ServerState.create(engine, settings)
@@ -59,6 +62,10 @@ def create_app(
         title="Qiao vector database (Vearch-compatible REST API)",
         version=__version__,
         description=_DESCRIPTION,
+        openapi_url=f"{docs_prefix}/openapi.json",
+        docs_url=f"{docs_prefix}/docs",
+        redoc_url=f"{docs_prefix}/redoc",
+        swagger_ui_oauth2_redirect_url=f"{docs_prefix}/docs/oauth2-redirect",
     )
     app.state.vearch = state
     app.state.master_only = master_only

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MASTER_PORT", "DEFAULT_PORT", "DEFAULT_ROOT_PASSWORD", "ServerSettings"]
+__all__ = [
+    "DEFAULT_MASTER_PORT",
+    "DEFAULT_PORT",
+    "DEFAULT_ROOT_PASSWORD",
+    "ROOT_PASSWORD_VARIABLE",
+    "ServerSettings",
+    "root_password_from_environment",
+]
 
 # Vearch's router listens on 9001 and its master on 8817 (config/config.toml).
 DEFAULT_PORT = 9001
 DEFAULT_MASTER_PORT = 8817
 # Vearch creates the user root with the password global.signkey, "secret" by default.
 DEFAULT_ROOT_PASSWORD = "secret"
+# Environment variable that sets the password of the user root for every Qiao server.
+ROOT_PASSWORD_VARIABLE = "QIAO_VECTORDB_ROOT_PASSWORD"
+
+
+def root_password_from_environment() -> str:
+    """Return $QIAO_VECTORDB_ROOT_PASSWORD, or Vearch's default when it is unset or empty."""
+    return os.environ.get(ROOT_PASSWORD_VARIABLE) or DEFAULT_ROOT_PASSWORD
 
 
 @dataclass
