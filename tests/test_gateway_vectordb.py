@@ -172,9 +172,9 @@ def test_openapi_documents_are_separate(served: Served) -> None:
     swagger = httpx.get(served.url + "/vectordb/docs")
 
     assert "/v1/chat/completions" in gateway_paths
-    assert "/dbs" not in gateway_paths
     assert "/document/search" in vearch_paths
-    assert "/v1/models" not in vearch_paths
+    # The gateway's routes match first, so a path in both would hide the Vearch route.
+    assert set(gateway_paths) & set(vearch_paths) == set()
     assert swagger.status_code == 200
     assert "/vectordb/openapi.json" in swagger.text
     assert httpx.get(served.url + "/health").json()["status"] == "ok"
@@ -253,7 +253,7 @@ def test_default_password_warning(
 ) -> None:
     settings = load_clean_settings(tmp_path, **{"gateway.host": host})
     mount = VearchMount(tmp_path / "vdb", ServerSettings(root_password=password))
-    # The language is process-wide state; monkeypatch restores it after the test.
+    # The language is process-wide state, so monkeypatch restores it after the test.
     monkeypatch.setattr(i18n, "_current", "en")
 
     print_addresses(settings, [], True, mount)
