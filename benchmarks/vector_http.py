@@ -7,6 +7,9 @@ HTTP and embedded searches run on the same snapshot. Requests use Vearch's
 
 from __future__ import annotations
 
+import base64
+import http.client
+import json
 import logging
 import os
 import secrets
@@ -100,31 +103,75 @@ def running_server(engine_path: Path, threads: int) -> Iterator[str]:
         log.close()
 
 
+def search_body(space: str, query: np.ndarray, k: int, index_params: dict[str, Any]) -> dict:
+    """Return the ``POST /document/search`` body for one query vector, returning ``_id`` only."""
+    return {
+        "db_name": DB,
+        "space_name": space,
+        "vectors": [{"field": "emb", "feature": query.tolist()}],
+        "limit": k,
+        "fields": ["_id"],
+        "index_params": index_params,
+    }
+
+
+def hit_ids(status: int, payload: dict) -> np.ndarray:
+    """Return the row ids of a search response, or raise if the search failed."""
+    if status != 200 or payload.get("code", 0) != 0:
+        raise RuntimeError(f"search failed: HTTP {status} {payload}")
+    hits = payload["data"]["documents"][0]
+    return np.fromiter((int(hit["_id"]) for hit in hits), dtype=np.int64, count=len(hits))
+
+
 class HttpSearcher:
-    """Searches one query vector with ``POST /document/search`` on one keep-alive connection."""
+    """Searches one query vector with ``POST /document/search`` on one keep-alive connection.
 
-    def __init__(self, url: str, space: str, k: int) -> None:
-        import httpx
+    ``client`` is "httpx" or "http.client" (the standard library). httpx costs
+    more on the client side, and more the longer the server takes to respond.
+    ``query`` is appended to the path, such as "?timeout=60000".
+    """
 
-        self._client = httpx.Client(base_url=url, auth=AUTH, timeout=60)
+    def __init__(
+        self, url: str, space: str, k: int, client: str = "httpx", query: str = ""
+    ) -> None:
+        self._path = "/document/search" + query
+        self._url = url
         self._space = space
         self._k = k
+        self._kind = client
+        self._connect()
+
+    def _connect(self) -> None:
+        if self._kind == "httpx":
+            import httpx
+
+            self._client = httpx.Client(base_url=self._url, auth=AUTH, timeout=60)
+            return
+        host, port = self._url.removeprefix("http://").split(":")
+        self._connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        token = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+        self._headers = {"Content-Type": "application/json", "Authorization": f"Basic {token}"}
 
     def search(self, query: np.ndarray, index_params: dict[str, Any]) -> np.ndarray:
-        body = {
-            "db_name": DB,
-            "space_name": self._space,
-            "vectors": [{"field": "emb", "feature": query.tolist()}],
-            "limit": self._k,
-            "fields": ["_id"],
-            "index_params": index_params,
-        }
-        response = self._client.post("/document/search", json=body)
-        payload = response.json()
-        if response.status_code != 200 or payload.get("code", 0) != 0:
-            raise RuntimeError(f"search failed: HTTP {response.status_code} {payload}")
-        hits = payload["data"]["documents"][0]
-        return np.fromiter((int(hit["_id"]) for hit in hits), dtype=np.int64, count=len(hits))
+        body = search_body(self._space, query, self._k, index_params)
+        if self._kind == "httpx":
+            response = self._client.post(self._path, json=body)
+            return hit_ids(response.status_code, response.json())
+        try:
+            return self._stdlib_post(body)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closes a keep-alive connection after 5 idle seconds.
+            self._connection.close()
+            self._connect()
+            return self._stdlib_post(body)
+
+    def _stdlib_post(self, body: dict) -> np.ndarray:
+        self._connection.request("POST", self._path, json.dumps(body), self._headers)
+        response = self._connection.getresponse()
+        return hit_ids(response.status, json.loads(response.read()))
 
     def close(self) -> None:
-        self._client.close()
+        if self._kind == "httpx":
+            self._client.close()
+        else:
+            self._connection.close()

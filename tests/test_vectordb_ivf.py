@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 import pytest
 from vectordb_progress import wait_for_progress
 
 from qiao.vectordb import ErrorCode, VectorDBError
+from qiao.vectordb.index import Metric
+from qiao.vectordb.index.ivfflat import IvfFlatIndex
+from qiao.vectordb.index.ivfpq import IvfPqIndex
 
 DIMENSION = 16
 
@@ -251,3 +257,58 @@ def test_search_index_params_are_checked(engine):
         with pytest.raises(VectorDBError) as caught:
             space.search([{"field": "emb", "feature": vectors[9]}], index_params=bad)
         assert caught.value.code == ErrorCode.PARAM_ERROR
+
+
+@pytest.mark.parametrize(
+    ("index_class", "params"),
+    [
+        (IvfFlatIndex, {"ncentroids": 16, "nprobe": 4}),
+        (IvfPqIndex, {"ncentroids": 16, "nprobe": 4, "nsubvector": 4, "opq": {}}),
+    ],
+)
+def test_lists_laid_out_afresh_give_the_same_hits(index_class, params):
+    vectors = clustered(3000)
+    params = index_class.validate_params({"metric_type": "L2", **params}, DIMENSION)
+    index = index_class(DIMENSION, Metric.L2, params)
+    index.add(vectors[:2000])
+    trained = index.train_faiss_index(vectors[:2000])
+    for start in range(0, 2000, 100):
+        trained.add(vectors[start : start + 100])
+    index.install(trained)
+    queries = vectors[::97]
+    before = index.search(queries, 10, None, {})
+    assert index.relayout_due
+
+    copied = index.compact_lists()
+    assert copied is not None
+    assert index.install_lists(*copied)
+    assert not index.relayout_due
+    after = index.search(queries, 10, None, {})
+    for rows_before, rows_after in zip(before.rows, after.rows, strict=True):
+        np.testing.assert_array_equal(rows_before, rows_after)
+    for scores_before, scores_after in zip(before.scores, after.scores, strict=True):
+        np.testing.assert_array_equal(scores_before, scores_after)
+
+    # New rows make the layout stale again; lists copied from a replaced index are refused.
+    index.add(vectors[2000:])
+    index.catch_up(1000)
+    assert index.relayout_due
+    copied = index.compact_lists()
+    assert copied is not None
+    index.install(index.train_faiss_index(vectors))
+    assert not index.install_lists(*copied)
+
+
+def test_indexer_lays_out_the_lists_once_writes_stop(engine, caplog):
+    caplog.set_level(logging.INFO, logger="qiao.vectordb.indexer")
+    vectors = clustered(2000)
+    space = engine.create_space(
+        "db", schema("layout", "IVFFLAT", metric_type="L2", ncentroids=16, training_threshold=500)
+    )
+    fill(space, vectors)
+    wait_for_progress(space, (2, len(vectors)))
+    deadline = time.monotonic() + 10
+    while not any("afresh" in record.getMessage() for record in caplog.records):
+        assert time.monotonic() < deadline, "the lists were not laid out afresh"
+        time.sleep(0.02)
+    assert recall_at_10(space, vectors, vectors[::50], index_params={"nprobe": 16}) == 1.0

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.requests import Request
 from vectordb_server import ROOT_AUTH, start_server
 
 from qiao.vectordb import Engine
+from qiao.vectordb.server.routes_documents import _is_quick_search
 
 SCHEMA = {
     "name": "items",
@@ -828,3 +830,27 @@ def test_timeout_gives_504_and_write_lands(client: httpx.Client) -> None:
         info = client.get("/dbs/shop/spaces/slow?timeout=60000").json()
         doc_num = info.get("data", {}).get("doc_num", 0)
     assert doc_num == 20000
+
+
+def _search_request(query: bytes = b"") -> Request:
+    return Request({"type": "http", "method": "POST", "query_string": query, "headers": []})
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "quick"),
+    [
+        ({"vectors": [{"field": "vec", "feature": [1, 0, 0, 0]}]}, b"", True),
+        ({"vectors": [{"field": "vec", "feature": [1, 0, 0, 0]}]}, b"timeout=50", False),
+        (
+            {"vectors": [{"field": "vec", "feature": [1, 0, 0, 0]}], "is_brute_search": 1},
+            b"",
+            False,
+        ),
+        ({"vectors": [{"field": "vec", "feature": [1, 0, 0, 0, 0, 1, 0, 0]}]}, b"", False),
+        ({"vectors": [{"field": "title", "feature": [1, 0, 0, 0]}]}, b"", False),
+        ({"vectors": "vec"}, b"", False),
+    ],
+)
+def test_only_single_vector_searches_run_on_the_event_loop(engine, body, query, quick):
+    space = engine.create_space("db", SCHEMA)
+    assert _is_quick_search(_search_request(query), space, body) is quick

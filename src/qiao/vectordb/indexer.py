@@ -135,6 +135,8 @@ class SpaceIndexer:
         space = self._space
         job = None
         more = False
+        added = 0
+        stale: list[TrainedIndex] = []
         with space._lock:
             if space._closed:
                 return False
@@ -143,14 +145,38 @@ class SpaceIndexer:
                 if not isinstance(index, TrainedIndex):
                     continue
                 if index.trained:
-                    index.catch_up(CATCH_UP_ROWS)
+                    added += index.catch_up(CATCH_UP_ROWS)
                     more = more or index.indexed_count < index.ntotal
+                    if index.relayout_due:
+                        stale.append(index)
                 if job is None and not index.training and self._wants_training(index, live_count):
                     job = self._prepare(name, index)
         if job is not None:
             self._train(job)
             return True
+        if not more and not added:
+            # No rows arrived since the last turn: a good moment to lay the lists out afresh.
+            for index in stale:
+                self._relayout(index)
         return more
+
+    def _relayout(self, index: TrainedIndex) -> None:
+        """Copy the lists of ``index`` without the lock and swap the copy in with it."""
+        started = time.perf_counter()
+        copied = index.compact_lists()
+        if copied is None:
+            return
+        with self._space._lock:
+            if self._space._closed or not index.install_lists(*copied):
+                return
+        logger.info(
+            "laid out the %s lists of %s/%s afresh (%d rows) in %.2f s",
+            index.type_name,
+            self._space.db_name,
+            self._space.name,
+            index.indexed_count,
+            time.perf_counter() - started,
+        )
 
     def _wants_training(self, index: TrainedIndex, live_count: int) -> bool:
         if live_count < index.training_threshold:

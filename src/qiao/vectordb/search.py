@@ -8,6 +8,7 @@ top hits remain, scored by the weighted sum of their per-field scores.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,8 @@ def parse_vector_queries(schema: SpaceSchema, vectors: object) -> list[VectorQue
     if not isinstance(vectors, list | tuple):
         raise _param_error(f"vectors must be a list of objects, got {type(vectors).__name__}")
     parsed = [_parse_vector_query(schema, entry) for entry in vectors]
+    if len(parsed) == 1:
+        return parsed
     counts = {len(query.queries) for query in parsed}
     if len(counts) > 1:
         raise _param_error(
@@ -88,26 +91,33 @@ def _parse_vector_query(schema: SpaceSchema, entry: object) -> VectorQuery:
         raise _param_error(f"field {name!r} is not a vector field")
 
     feature = entry.get("feature")
-    if feature is None or (isinstance(feature, list | tuple) and not feature):
-        raise _param_error(f"vector field {name!r}: feature is empty")
-    if isinstance(feature, list | tuple) and not all(
-        isinstance(item, numbers.Real) and not isinstance(item, bool) for item in feature
-    ):
-        # Vearch reads feature as a flat float32 array: no strings, booleans or nested lists.
-        raise _param_error(
-            f"vector field {name!r}: feature must be a flat list of numbers (nq x dimension)"
-        )
-    array = np.asarray(feature)
+    if type(feature) is np.ndarray:
+        array = feature
+    else:
+        if feature is None or (isinstance(feature, list | tuple) and not feature):
+            raise _param_error(f"vector field {name!r}: feature is empty")
+        if isinstance(feature, list | tuple) and not all(
+            isinstance(item, numbers.Real) and not isinstance(item, bool) for item in feature
+        ):
+            # Vearch reads feature as a flat float32 array: no strings, booleans or nested lists.
+            raise _param_error(
+                f"vector field {name!r}: feature must be a flat list of numbers (nq x dimension)"
+            )
+        array = np.asarray(feature)
     if array.dtype.kind not in "fiu":
         raise _param_error(f"vector field {name!r}: feature must contain only numbers")
     # No copy when the caller passes float32; nothing below writes into the array.
     flat = array.astype(np.float32, copy=False).ravel()
+    if not flat.size:
+        raise _param_error(f"vector field {name!r}: feature is empty")
     if flat.size % spec.dimension:
         raise _param_error(
             f"vector field {name!r}: feature length {flat.size} is not a multiple of the "
             f"dimension {spec.dimension}"
         )
-    if not np.isfinite(flat).all():
+    # A finite dot product proves every value finite in one BLAS call; an overflow
+    # of large but finite values falls back to the element-wise check.
+    if not math.isfinite(flat @ flat) and not np.isfinite(flat).all():
         raise _param_error(f"vector field {name!r}: feature contains NaN or infinite values")
 
     queries = np.ascontiguousarray(flat.reshape(-1, spec.dimension))
@@ -149,11 +159,16 @@ def search_field(
         result = index.exact_search(query.queries, k, allowed, metric)
     else:
         result = index.search(query.queries, k, allowed, index_params)
-    scores = [score.astype(np.float64) for score in result.scores]
+    # faiss's float32 scores become the same Python floats as float64 ones when rendered;
+    # the square root and the score bounds are computed in float64.
+    scores = result.scores
+    bounded = query.min_score is not None or query.max_score is not None
+    if bounded or l2_sqrt:
+        scores = [score.astype(np.float64) for score in scores]
     if l2_sqrt and metric is Metric.L2:
         scores = [np.sqrt(np.maximum(score, 0.0)) for score in scores]
     rows = result.rows
-    if query.min_score is not None or query.max_score is not None:
+    if bounded:
         low = -np.inf if query.min_score is None else query.min_score
         high = np.inf if query.max_score is None else query.max_score
         keep = [(score >= low) & (score <= high) for score in scores]

@@ -36,6 +36,7 @@ from qiao.vectordb.index.base import (
     search_faiss,
     trim_faiss_result,
 )
+from qiao.vectordb.index.list_layout import compact_lists, install_lists
 from qiao.vectordb.index.params import int_param, param_error
 from qiao.vectordb.index.vector_buffer import VectorBuffer
 
@@ -103,6 +104,8 @@ class TrainedIndex(VectorIndex):
         self.training = False
         #: Set by ``Space.rebuild_index``: train a new faiss index and swap it in.
         self.rebuild_requested = False
+        #: Indexed rows when the inverted lists were last laid out afresh (see list_layout).
+        self._laid_out_rows = 0
         self._parameters = ParameterCache(lambda nprobe: faiss.SearchParametersIVF(nprobe=nprobe))
 
     @property
@@ -160,6 +163,7 @@ class TrainedIndex(VectorIndex):
                 f"the index contains {index.ntotal} rows but the field only {self.ntotal}"
             )
         self._index = index
+        self._laid_out_rows = 0
         self.rebuild_requested = False
 
     def catch_up(self, max_rows: int) -> int:
@@ -171,6 +175,40 @@ class TrainedIndex(VectorIndex):
         if stop > start:
             self._index.add(np.ascontiguousarray(self._vectors.view()[start:stop]))
         return stop - start
+
+    # Memory layout of the lists, refreshed by the indexer when no rows are arriving.
+
+    @property
+    def relayout_due(self) -> bool:
+        """True when the index contains every row and 1% or more were added since its layout."""
+        if self._index is None:
+            return False
+        indexed = self.indexed_count
+        grown = indexed - self._laid_out_rows
+        return indexed == self.ntotal and grown > 0 and grown >= indexed // 100
+
+    def compact_lists(self) -> tuple[faiss.Index, faiss.ArrayInvertedLists] | None:
+        """Return the faiss index and a fresh copy of its lists; call without the space lock.
+
+        Only the indexer adds rows to the faiss index, so its lists do not
+        change while the indexer copies them.
+        """
+        index = self._index
+        if index is None:
+            return None
+        lists = compact_lists(index)
+        if lists is None:
+            self._laid_out_rows = int(index.ntotal)
+            return None
+        return index, lists
+
+    def install_lists(self, index: faiss.Index, lists: faiss.ArrayInvertedLists) -> bool:
+        """Use ``lists`` if ``index`` is still this field's index; call with the space lock."""
+        if index is not self._index:
+            return False
+        install_lists(index, lists)
+        self._laid_out_rows = int(index.ntotal)
+        return True
 
     # Persistence.
 
@@ -196,6 +234,8 @@ class TrainedIndex(VectorIndex):
                 f"the saved index contains {index.ntotal} rows but the field only {self.ntotal}"
             )
         self._index = index
+        # Reading an index allocates each list once, which is the fresh layout.
+        self._laid_out_rows = int(index.ntotal)
 
     @abstractmethod
     def _check_loaded(self, index: faiss.Index) -> None:
