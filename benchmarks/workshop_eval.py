@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import data_dir, hardware, print_table, write_result
-from qiao.workshop.base_model import ensure_hf_base, resolve_base_source
-from qiao.workshop.evaluate.kb_answers import evaluate_kb_answers_with_model
-from qiao.workshop.evaluate.run import EvalSettings, evaluate_model
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import data_dir, hardware, print_table, write_result  # noqa: E402
+from qiao.workshop.base_model import ensure_hf_base, resolve_base_source  # noqa: E402
+from qiao.workshop.evaluate.kb_answers import evaluate_kb_answers_with_model  # noqa: E402
+from qiao.workshop.evaluate.run import EvalSettings, evaluate_model  # noqa: E402
 
 SCORES = {
     "domain_mc": "domain_mc_acc",

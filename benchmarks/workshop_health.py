@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import REPO, data_dir, print_table, write_result
-from qiao.workshop.recipe import load_recipe
-from qiao.workshop.run import run_recipe
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import REPO, data_dir, print_table, write_result  # noqa: E402
+from qiao.workshop.recipe import load_recipe  # noqa: E402
+from qiao.workshop.run import run_recipe  # noqa: E402
 
 
 def recipe_text(rows: int, ratio: str) -> str:

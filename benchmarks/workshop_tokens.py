@@ -13,13 +13,17 @@ import argparse
 import json
 import random
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import data_dir, write_result
-from qiao.llm.model_files import DEFAULT_MODEL, ensure_default_model
-from qiao.workshop.data.tokens import estimate_tokens, load_token_counter
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import data_dir, write_result  # noqa: E402
+from qiao.llm.model_files import DEFAULT_MODEL, ensure_default_model  # noqa: E402
+from qiao.workshop.data.tokens import estimate_tokens, load_token_counter  # noqa: E402
 
 CJK = re.compile(
     r"[\u2e80-\u2fdf\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"

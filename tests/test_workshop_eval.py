@@ -91,11 +91,13 @@ def test_invalid_json_line_is_reported(tmp_path: Path) -> None:
         read_choice_questions(path)
 
 
-def test_settings_reject_unknown_sets_and_shots() -> None:
+def test_settings_reject_unknown_sets_shots_and_penalties() -> None:
     with pytest.raises(InvalidInputError, match="unknown or no evaluation sets"):
         EvalSettings(sets=("domain_mc", "medical")).check()
     with pytest.raises(InvalidInputError, match="between 0 and 5"):
         EvalSettings(shots=6).check()
+    with pytest.raises(InvalidInputError, match=r"repetition_penalty 0.9 must be between 1.0"):
+        EvalSettings(repetition_penalty=0.9).check()
 
 
 def test_settings_need_a_data_folder(monkeypatch: pytest.MonkeyPatch) -> None:

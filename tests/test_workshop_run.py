@@ -106,3 +106,17 @@ def test_cli_run_bad_ratio_message(recipe_path: Path, tmp_path: Path, qiao_data:
     assert result.exit_code == 1
     assert "70:20" in result.squeezed()
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("  max_new_tokens: many", "eval.max_new_tokens must be an integer, got 'many'"),
+        ("  repetition_penalty: high", "eval.repetition_penalty must be a number, got 'high'"),
+    ],
+)
+def test_recipe_eval_value_wrong_type(recipe_path: Path, line: str, message: str) -> None:
+    text = recipe_path.read_text(encoding="utf-8").replace("  max_new_tokens: 4", line)
+    recipe_path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=message):
+        load_recipe(recipe_path)

@@ -69,6 +69,9 @@ def evaluate(
     max_new_tokens: Annotated[
         int, typer.Option(help="Longest generated answer, in tokens.")
     ] = DEFAULTS.max_new_tokens,
+    repetition_penalty: Annotated[
+        float, typer.Option(help="Penalty on repeated tokens while generating answers (1.0: none).")
+    ] = DEFAULTS.repetition_penalty,
     shots: Annotated[int, typer.Option(help="Few-shot examples per question, 0 to 5.")] = 0,
     batch_size: Annotated[
         int, typer.Option(help="Multiple-choice prompts per forward pass.")
@@ -112,6 +115,7 @@ def evaluate(
         mc_limit=mc_limit or None,
         generation_limit=generation_limit or None,
         max_new_tokens=max_new_tokens,
+        repetition_penalty=repetition_penalty,
         shots=shots,
         batch_size=batch_size,
         generation_batch_size=generation_batch_size,

@@ -28,7 +28,15 @@ __all__ = ["BUILTIN_SOURCES", "DataSection", "Recipe", "load_recipe"]
 BUILTIN_SOURCES = ("med_dialogue_neike", "general_zh")
 TOP_KEYS = {"name", "base_model", "data", "train", "eval", "export", "deploy"}
 DATA_KEYS = {"domain", "general", "ratio", "rows", "seed", "max_tokens", "eval_fraction"}
-EVAL_KEYS = {"mc_limit", "generation_limit", "max_new_tokens", "shots", "batch_size", "seed"}
+EVAL_KEYS = {
+    "mc_limit",
+    "generation_limit",
+    "max_new_tokens",
+    "repetition_penalty",
+    "shots",
+    "batch_size",
+    "seed",
+}
 EXPORT_KEYS = {"enabled", "merge", "quantize"}
 DEPLOY_KEYS = {"enabled", "name"}
 
@@ -96,6 +104,7 @@ def load_recipe(path: str | Path, data_dir: Path | None = None) -> Recipe:
     train = _train_settings(raw.get("train") or {}, path)
     eval_section = raw.get("eval") or {}
     _check_keys(eval_section, EVAL_KEYS, "eval.", path)
+    _check_eval_types(eval_section, path)
     export = raw.get("export") or {}
     _check_keys(export, EXPORT_KEYS, "export.", path)
     deploy = raw.get("deploy") or {}
@@ -104,6 +113,15 @@ def load_recipe(path: str | Path, data_dir: Path | None = None) -> Recipe:
     if base_model != "default":
         base_model = str(_resolve(base_model, path))
     return Recipe(name, path, base_model, data, train, eval_section, export, deploy)
+
+
+def _check_eval_types(section: dict, path: Path) -> None:
+    for key, value in section.items():
+        number = key == "repetition_penalty"
+        expected = (int, float) if number else (int,)
+        if isinstance(value, bool) or not isinstance(value, expected):
+            kind = "a number" if number else "an integer"
+            raise InvalidInputError(f"recipe {path}: eval.{key} must be {kind}, got {value!r}")
 
 
 def _check_keys(section: dict, allowed: set[str], prefix: str, path: Path) -> None:

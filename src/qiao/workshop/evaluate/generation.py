@@ -57,6 +57,7 @@ def generate_answers(
     questions: Sequence[str],
     *,
     max_new_tokens: int = 96,
+    repetition_penalty: float = 1.0,
     batch_size: int = 8,
     progress: ItemProgress | None = None,
 ) -> tuple[list[str], list[int]]:
@@ -85,6 +86,7 @@ def generate_answers(
                 attention_mask=batch["attention_mask"],
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
+                repetition_penalty=repetition_penalty,
                 temperature=None,
                 top_p=None,
                 top_k=None,
@@ -110,6 +112,7 @@ def score_answers(
     questions: Sequence[OpenQuestion],
     *,
     max_new_tokens: int = 96,
+    repetition_penalty: float = 1.0,
     batch_size: int = 8,
     progress: ItemProgress | None = None,
 ) -> GenerationScores:
@@ -122,6 +125,7 @@ def score_answers(
         tokenizer,
         [question.question for question in questions],
         max_new_tokens=max_new_tokens,
+        repetition_penalty=repetition_penalty,
         batch_size=batch_size,
         progress=progress,
     )

@@ -66,6 +66,9 @@ class EvalSettings:
     mc_limit: int | None = 50
     generation_limit: int | None = 16
     max_new_tokens: int = 64
+    # Greedy decoding of a small model tends to repeat a phrase until max_new_tokens.
+    # A mild penalty on repeated tokens (1.0: none) applies to base and tuned alike.
+    repetition_penalty: float = 1.1
     # Few-shot examples per question from dev_fewshot.jsonl (same subject); 0 is zero-shot.
     shots: int = 0
     # Prompts per forward pass for multiple choice, and answers generated together.
@@ -99,6 +102,10 @@ class EvalSettings:
             raise InvalidInputError(f"shots {self.shots} must be between 0 and 5")
         if self.threads < 1:
             raise InvalidInputError(f"threads {self.threads} must be at least 1")
+        if not 1.0 <= self.repetition_penalty <= 2.0:
+            raise InvalidInputError(
+                f"repetition_penalty {self.repetition_penalty} must be between 1.0 (none) and 2.0"
+            )
         resolve_dtype(self.dtype)
 
 
@@ -183,6 +190,7 @@ def evaluate_model(
             tokenizer,
             open_questions,
             max_new_tokens=settings.max_new_tokens,
+            repetition_penalty=settings.repetition_penalty,
             batch_size=settings.generation_batch_size,
             progress=_for_set(progress, "domain_generation"),
         )
