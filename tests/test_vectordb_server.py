@@ -851,6 +851,28 @@ def _search_request(query: bytes = b"") -> Request:
         ({"vectors": "vec"}, b"", False),
     ],
 )
-def test_only_single_vector_searches_run_on_the_event_loop(engine, body, query, quick):
+def test_quick_search_selection(engine, body, query, quick):
     space = engine.create_space("db", SCHEMA)
     assert _is_quick_search(_search_request(query), space, body) is quick
+
+
+def test_lock_if_free_reports_held_lock(engine):
+    space = engine.create_space("db", SCHEMA)
+    space.upsert(DOCUMENTS)
+    writer_has_lock, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with space.lock_if_free() as free:
+            assert free
+            writer_has_lock.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    writer_has_lock.wait(5)
+    with space.lock_if_free() as free:
+        assert not free
+    release.set()
+    holder.join()
+    with space.lock_if_free() as free:
+        assert free

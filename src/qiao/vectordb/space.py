@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -397,6 +398,20 @@ class Space:
                     score_list = score_list[skip : skip + limit]
                 results.append(renderer.render(row_list, scalars, vector_fields, score_list))
             return results
+
+    @contextlib.contextmanager
+    def lock_if_free(self) -> Iterator[bool]:
+        """Hold the space's lock if no other thread holds it, and yield whether it is held.
+
+        The server runs a quick search on its event loop only while it holds
+        the lock this way, so the loop never waits for a write in another thread.
+        """
+        acquired = self._lock.acquire(blocking=False)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._lock.release()
 
     def _index_status(self) -> int:
         """Return the lowest index_status over the vector indexes (INDEXED without any)."""

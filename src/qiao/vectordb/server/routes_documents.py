@@ -76,18 +76,22 @@ async def _space_request(request: Request, body_fields: tuple) -> tuple[dict[str
 
 
 async def _space_call(
-    request: Request, method: Any, *args: Any, inline: bool = False, **kwargs: Any
+    request: Request, method: Any, *args: Any, quick: bool = False, **kwargs: Any
 ) -> Any:
     """Run ``method`` of a resolved space; a space dropped meanwhile is an unknown space.
 
     A request that resolved its space just before a concurrent drop reaches the
     closed space, which raises SPACE_NOT_EXIST. The answer is then the one an
     unknown space gets on a document call: HTTP 500 with code 6. With
-    ``inline`` the call runs on the event loop thread instead of a worker thread.
+    ``quick`` the call runs on the event loop thread when the space is
+    indexed and no other thread holds its lock, and in a worker thread otherwise.
     """
     try:
-        if inline:
-            return method(*args, **kwargs)
+        if quick:
+            space = method.__self__
+            with space.lock_if_free() as free:
+                if free and space.index_progress()[0] == INDEXED:
+                    return method(*args, **kwargs)
         return await call_engine(request, method, *args, **kwargs)
     except VectorDBError as error:
         if error.code == ErrorCode.SPACE_NOT_EXIST:
@@ -175,7 +179,7 @@ async def search_documents(request: Request) -> Any:
             request,
             space.search,
             body.get("vectors"),
-            inline=_is_quick_search(request, space, body),
+            quick=_is_quick_search(request, space, body),
             filters=body.get("filters"),
             limit=body.get("limit", 50),
             fields=body.get("fields"),
@@ -190,14 +194,14 @@ async def search_documents(request: Request) -> Any:
 
 
 def _is_quick_search(request: Request, space: Any, body: dict[str, Any]) -> bool:
-    """True for one query vector on an indexed space, without ``is_brute_search`` or ?timeout.
+    """True for one query vector of the field's dimension, without ``is_brute_search`` or ?timeout.
 
-    Such a search takes well under a millisecond at usual settings. Running it
-    on the event loop thread saves the hand-off to a worker thread and back,
-    which cost 0.17 ms per request on 100,000 vectors and 2 cores
-    (benchmarks/vector_http_overhead.py). Any other search, which may compare
-    the query with every stored vector or must end at a timeout, runs in a
-    worker thread.
+    On an indexed space such a search takes well under a millisecond at usual
+    settings. Running it on the event loop thread saves the hand-off to a
+    worker thread and back, which cost 0.17 ms per request on 100,000 vectors
+    and 2 cores (benchmarks/vector_http_overhead.py). Any other search, which
+    may compare the query with every stored vector or must end at a timeout,
+    runs in a worker thread.
     """
     if "timeout" in request.query_params or body.get("is_brute_search"):
         return False
@@ -208,7 +212,7 @@ def _is_quick_search(request: Request, space: Any, body: dict[str, Any]) -> bool
     spec = space.schema.get_field(name) if isinstance(name, str) else None
     if spec is None or not spec.is_vector or not isinstance(feature, list):
         return False
-    return len(feature) == spec.dimension and space.index_progress()[0] == INDEXED
+    return len(feature) == spec.dimension
 
 
 @router.post(
