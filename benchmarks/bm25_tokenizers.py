@@ -9,6 +9,7 @@ MRR@10. Results go to ``benchmarks/results/bm25_tokenizers.json``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -44,6 +45,8 @@ def summarize(found: list[int | None]) -> dict[str, float]:
 
 
 def main() -> None:
+    # No options, but --help prints the usage instead of running the whole benchmark.
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     root = data_dir()
     rows, results = [], {}
     for name, subset in SETS:

@@ -10,6 +10,7 @@ machine: the embedder uses every core.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +23,15 @@ from qiao.knowledge import KnowledgeBaseRegistry, ingest_paths  # noqa: E402
 
 
 def main() -> None:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "examples" / "beijing-travel"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        default=REPO / "examples" / "beijing-travel",
+        help="folder of documents to ingest (default: the Beijing travel example)",
+    )
+    folder = parser.parse_args().folder
     with tempfile.TemporaryDirectory() as home:
         registry = KnowledgeBaseRegistry(load_settings(home))
         registry.create("bench")

@@ -32,6 +32,7 @@ to ``benchmarks/results/semantic_cache.json``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import sys
@@ -275,6 +276,8 @@ def embedding_latency(embedder: MemoEmbedder, texts: list[str]) -> dict[str, flo
 
 
 def main() -> None:
+    # No options, but --help prints the usage instead of running the whole benchmark.
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     root = data_dir() / "med_dialogue_neike"
     stored_half, other_half, background = load_sets(root)
     stored = [normalize_text(row["title"]) for row in stored_half] + [
