@@ -342,26 +342,20 @@ class Space:
         """
         queries = parse_vector_queries(self.schema, vectors)
         skip, limit = parse_paging(limit, page_size, page_num, offset)
-        # The checks below that have nothing to check are skipped: a single-query
-        # search spends a measurable share of its time in this method.
-        sort_keys = None if sort is None else parse_sort(sort, self.schema, allow_score=True)
+        sort_keys = parse_sort(sort, self.schema, allow_score=True)
         index_params = check_index_params(index_params)
-        weights = parse_weights(ranker, len(queries)) if len(queries) > 1 else [1.0]
-        parsed = None if filters is None else parse_filter(filters, self.schema)
+        weights = parse_weights(ranker, len(queries))
+        parsed = parse_filter(filters, self.schema)
         with self._lock:
             self._check_open()
             row_count = self._store.row_count
-            status = self._index_status()
-            if is_brute_search in (0, None) and status == INDEXED:
-                brute_force = False
-            else:
-                brute_force = use_brute_force(
-                    is_brute_search,
-                    status,
-                    row_count,
-                    bool(self.schema.options.get("enable_realtime")),
-                    self.name,
-                )
+            brute_force = use_brute_force(
+                is_brute_search,
+                self._index_status(),
+                row_count,
+                bool(self.schema.options.get("enable_realtime")),
+                self.name,
+            )
             # No search finds more hits than the space has rows, and faiss allocates k
             # results per query up front, so a huge limit must not reach the index.
             k = min(skip + limit, max(row_count, 1))
